@@ -1,0 +1,85 @@
+/* conn.h: one tracked TCP connection, as the flow table, the TCP tracker and
+ * the script host see it. C owns it (flow table pool); scripts only hold a box
+ * that points here until teardown. */
+#ifndef LS_CONN_H
+#define LS_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "reasm.h"
+
+enum ls_conn_state {
+    LS_STATE_SYN_SENT = 0,  /* client SYN seen */
+    LS_STATE_SYN_RECEIVED,  /* server SYN-ACK seen */
+    LS_STATE_ESTABLISHED,   /* handshake done, or picked up mid-stream */
+    LS_STATE_HALF_CLOSED,   /* one side has sent FIN */
+    LS_STATE_CLOSING,       /* both sides have sent FIN */
+    LS_STATE_CLOSED,        /* `closed` has been reported */
+    LS_STATE__COUNT
+};
+
+/* Returns "syn_sent", "syn_received", "established", "half_closed", "closing" or "closed". */
+const char *ls_conn_state_name(enum ls_conn_state st);
+
+/* Connection flags. */
+#define LS_CONN_IGNORED   0x01u /* no more data, gap or closed events */
+#define LS_CONN_MIDSTREAM 0x02u /* the handshake was not seen */
+#define LS_CONN_ANNOUNCED 0x04u /* the `connection` event has been delivered */
+#define LS_CONN_DEAD      0x08u /* torn down; kept only to absorb stray packets */
+#define LS_CONN_CLOSE_REQ 0x10u /* something asked for it to be closed at a safe point */
+
+/* Per-direction TCP state (the sender's side of one direction). */
+struct ls_half {
+    struct ls_reasm rs;
+    uint32_t isn;        /* sequence number of stream offset LS_TCP_OFF0 */
+    uint32_t win;        /* last window this side advertised (scaled when known) */
+    uint32_t ack;        /* last ACK number this side sent */
+    uint64_t max_end;    /* highest stream offset + 1 seen from this side */
+    uint64_t fin_off;    /* stream offset of this side's FIN (valid with fin_seen) */
+    int8_t wscale;       /* window scale from this side's SYN, -1 unknown */
+    bool seq_known;      /* isn is meaningful */
+    bool syn_seen;
+    bool fin_seen;
+    bool ack_seen;       /* `ack` is meaningful */
+    bool gap_pending;    /* the peer ACKed past a hole: confirm on the next packet */
+    bool done;           /* all bytes up to the FIN delivered */
+};
+
+struct ls_conn {
+    /* --- read by scripts (through the box) --- */
+    uint64_t id;          /* unique, increasing in creation order */
+    uint8_t af;           /* 4 or 6 */
+    uint8_t client_ip[16];
+    uint8_t server_ip[16];
+    uint16_t client_port;
+    uint16_t server_port;
+    enum ls_conn_state state;
+    enum ls_close_reason close_reason;
+    double start_time;    /* capture time of the first packet */
+    double last_activity; /* capture time of the latest packet */
+    unsigned flags;       /* LS_CONN_* */
+
+    /* --- owned by the script host --- */
+    int lua_ref;          /* registry ref of the box, or a negative value */
+    uint32_t lua_handlers; /* bit per event with a conn:on handler */
+
+    /* --- owned by the TCP tracker --- */
+    struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */
+    uint32_t busy;        /* >0 while a caller holds the connection: no release */
+
+    /* --- owned by the flow table --- */
+    struct ls_conn *hash_next;
+    struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */
+    struct ls_conn *order_prev, *order_next; /* by creation */
+    uint32_t hash;
+};
+
+/* Bytes delivered so far in direction `d`. */
+static inline uint64_t ls_conn_bytes(const struct ls_conn *c, enum ls_dir d)
+{
+    return c->half[d].rs.delivered;
+}
+
+#endif

@@ -1,0 +1,88 @@
+/* reasm.h: one direction of a TCP byte stream put back in order.
+ * Works on 64-bit stream offsets (tcp.c maps sequence numbers to them); holds
+ * out-of-order and not-yet-deliverable bytes in pool memory; trims overlaps by
+ * policy; reports delivered bytes and gaps through callbacks. Knows nothing of
+ * TCP flags, Lua or libpcap. */
+#ifndef LS_REASM_H
+#define LS_REASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ls_pool;
+struct ls_seg;
+
+/* Which copy of a byte wins when two segments carry different data for it. */
+enum ls_overlap { LS_OVERLAP_FIRST = 0, LS_OVERLAP_LAST };
+
+/* Callbacks through which bytes leave the reassembler. `ud` is the value
+ * given to each ls_reasm_* call. They may invoke scripts, but must not touch
+ * this ls_reasm. */
+struct ls_reasm_ops {
+    /* `n` in-order bytes starting at stream offset `off` (borrowed). */
+    void (*data)(void *ud, uint64_t off, const uint8_t *p, size_t n);
+    /* `n` bytes at offset `off` will never be delivered. */
+    void (*gap)(void *ud, uint64_t off, uint64_t n);
+    /* A retransmission carried `n` bytes at `off` that differ from the copy
+     * held; the policy decided which one is kept. */
+    void (*conflict)(void *ud, uint64_t off, size_t n);
+};
+
+struct ls_reasm {
+    uint64_t next;     /* offset of the next byte to deliver; all below is done */
+    uint64_t limit;    /* bytes below this offset may be delivered (ACK gating) */
+    struct ls_seg *head; /* held segments, sorted by offset, never overlapping */
+    struct ls_seg *tail;
+    size_t held;       /* payload bytes held in segments */
+    size_t held_mem;   /* pool bytes behind them */
+    uint64_t delivered; /* bytes handed to ops->data */
+    uint64_t gap_bytes; /* bytes reported through ops->gap */
+};
+
+/* Shared settings and memory of all reassemblers of a table. */
+struct ls_reasm_ctx {
+    struct ls_pool *pool;
+    const struct ls_reasm_ops *ops;
+    enum ls_overlap overlap;
+    size_t max_held; /* per direction: past it the oldest bytes are forced out */
+    uint64_t conflicts;      /* segments whose overlap differed */
+    uint64_t forced;         /* times max_held or the pool cap forced bytes out */
+};
+
+/* Starts a stream whose first byte has offset `start`; delivery limited to
+ * offsets below `limit` (UINT64_MAX delivers as soon as bytes are in order). */
+void ls_reasm_init(struct ls_reasm *r, uint64_t start, uint64_t limit);
+
+/* Adds `n` bytes (borrowed) at offset `off`. Bytes below r->next are
+ * dropped, bytes already held are resolved by the overlap policy, and
+ * whatever becomes deliverable is delivered before returning (straight from
+ * `p` when nothing is held). When memory is short the oldest held bytes are
+ * delivered, with the holes before them reported as gaps. */
+void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t off,
+                  const uint8_t *p, size_t n);
+
+/* Raises the delivery limit to `limit` (never lowers it) and delivers what it allows. */
+void ls_reasm_set_limit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t limit);
+
+/* Declares that nothing below `upto` will arrive any more: holes below it
+ * become gaps and held bytes below it are delivered, limit or not. */
+void ls_reasm_skip_to(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t upto);
+
+/* Delivers everything held, reporting each hole as a gap (close, timeout, end). */
+void ls_reasm_flush(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud);
+
+/* Offset one past the contiguous bytes from r->next (delivered or held). */
+uint64_t ls_reasm_contig_end(const struct ls_reasm *r);
+
+/* Offset one past the highest byte held, or r->next when nothing is held. */
+uint64_t ls_reasm_held_end(const struct ls_reasm *r);
+
+/* Frees every held segment without delivering it (connection ignored). */
+void ls_reasm_discard(struct ls_reasm *r, struct ls_reasm_ctx *ctx);
+
+/* Moves the start of a stream that has delivered nothing yet back to
+ * `start` (a segment older than the first one seen, on a mid-stream pickup). */
+void ls_reasm_rebase(struct ls_reasm *r, uint64_t start);
+
+#endif
