@@ -1,0 +1,549 @@
+/* mkpcap: turns a text description of TCP packets into a classic pcap file
+ * (microsecond timestamps), so that e2e cases are readable and reviewable text
+ * instead of binary fixtures. Test tool only; never installed.
+ *
+ * Usage: mkpcap IN.txt OUT.pcap      ("-" for stdin / stdout)
+ *
+ * Input, one item per line; '#' starts a comment, blank lines are skipped.
+ * Directives:
+ *   link ether|raw|sll   link type of the file (default ether)
+ *   snaplen N            file snaplen; longer packets are cut to N bytes
+ *   base SECONDS         added to every packet time (default 1700000000)
+ *   cut N                drop the last N bytes of the finished file (a capture
+ *                        cut mid-record)
+ * Packets:
+ *   TIME SRC > DST FLAGS [option...] [payload...]
+ *   TIME raw PAYLOAD     the link-layer frame, verbatim
+ * TIME is seconds relative to `base`. SRC/DST are 10.0.0.1:80 or [2001:db8::1]:80.
+ * FLAGS is a word of S A F R P U E C letters (or "." for none).
+ * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
+ *   id=N vlan=N (repeatable, outermost first) pad=N (N zero bytes after the IP
+ *   packet, like Ethernet padding) trunc=N (capture only the first N bytes)
+ *   badsum (a wrong TCP checksum).
+ * Payload pieces are concatenated: "C string with \r\n \x41 \0 escapes",
+ *   x:68656c6c6f (hex), rep:N:"A" or rep:N:x:41 (repeated N times).
+ * Checksums are valid unless badsum. Errors name the input line; exit 1. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXPKT 262144
+
+static const char *g_file = "-";
+static int g_line;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "mkpcap: %s:%d: ", g_file, g_line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* Growable byte buffer for payloads and frames. */
+struct buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void put(struct buf *b, const void *src, size_t n)
+{
+    if (b->n + n > MAXPKT)
+        die("packet longer than %d bytes", MAXPKT);
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n)
+            cap *= 2;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np)
+            die("out of memory");
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void put8(struct buf *b, unsigned v)
+{
+    uint8_t c = (uint8_t)v;
+    put(b, &c, 1);
+}
+
+static void put16(struct buf *b, unsigned v)
+{
+    put8(b, v >> 8);
+    put8(b, v);
+}
+
+static void put32(struct buf *b, uint32_t v)
+{
+    put16(b, v >> 16);
+    put16(b, v & 0xffff);
+}
+
+static unsigned long long num(const char *s, unsigned long long max, const char *what)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-' || v > max)
+        die("bad %s '%s'", what, s);
+    return v;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parses a payload piece starting at *sp into `out`; advances *sp. */
+static void payload_piece(const char **sp, struct buf *out)
+{
+    const char *s = *sp;
+    if (*s == '"') {
+        for (s++; *s != '"'; s++) {
+            if (!*s)
+                die("unterminated string");
+            if (*s != '\\') {
+                put8(out, (uint8_t)*s);
+                continue;
+            }
+            s++;
+            switch (*s) {
+            case 'n': put8(out, '\n'); break;
+            case 'r': put8(out, '\r'); break;
+            case 't': put8(out, '\t'); break;
+            case '0': put8(out, 0); break;
+            case '\\': put8(out, '\\'); break;
+            case '"': put8(out, '"'); break;
+            case 'x': {
+                int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
+                if (l < 0)
+                    die("bad \\x escape");
+                put8(out, (unsigned)(h * 16 + l));
+                s += 2;
+                break;
+            }
+            default: die("unknown escape \\%c", *s ? *s : '0');
+            }
+        }
+        *sp = s + 1;
+    } else if (!strncmp(s, "x:", 2)) {
+        for (s += 2; *s && !isspace((unsigned char)*s); s += 2) {
+            int h = hexval(s[0]), l = h < 0 ? -1 : hexval(s[1]);
+            if (l < 0)
+                die("bad hex payload");
+            put8(out, (unsigned)(h * 16 + l));
+        }
+        *sp = s;
+    } else if (!strncmp(s, "rep:", 4)) {
+        char *end;
+        unsigned long n = strtoul(s + 4, &end, 10);
+        if (end == s + 4 || *end != ':' || n > MAXPKT)
+            die("bad rep: count");
+        s = end + 1;
+        struct buf unit = {0};
+        payload_piece(&s, &unit);
+        if (unit.n == 0 && n)
+            die("empty rep: unit");
+        for (unsigned long i = 0; i < n; i++)
+            put(out, unit.p, unit.n);
+        free(unit.p);
+        *sp = s;
+    } else {
+        die("unknown word '%s'", s);
+    }
+}
+
+struct addr {
+    int af; /* 4 or 6 */
+    uint8_t ip[16];
+    uint16_t port;
+};
+
+static void parse_addr(const char *s, struct addr *a)
+{
+    char tmp[128];
+    const char *colon;
+    if (strlen(s) >= sizeof tmp)
+        die("address too long");
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            die("bad address '%s' (want [v6]:port)", s);
+        memcpy(tmp, s + 1, (size_t)(rb - s - 1));
+        tmp[rb - s - 1] = 0;
+        if (inet_pton(AF_INET6, tmp, a->ip) != 1)
+            die("bad IPv6 address '%s'", tmp);
+        a->af = 6;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            die("bad address '%s' (want ip:port)", s);
+        memcpy(tmp, s, (size_t)(colon - s));
+        tmp[colon - s] = 0;
+        if (inet_pton(AF_INET, tmp, a->ip) != 1)
+            die("bad IPv4 address '%s'", tmp);
+        a->af = 4;
+    }
+    a->port = (uint16_t)num(colon + 1, 65535, "port");
+}
+
+/* Internet checksum over `n` bytes, continuing `sum`. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)p[n - 1] << 8;
+    return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* Splits a line into words; quoted strings (with escapes) stay one word. */
+static int split(char *s, char **w, int max)
+{
+    int n = 0;
+    for (;;) {
+        while (isspace((unsigned char)*s))
+            s++;
+        if (!*s || *s == '#')
+            return n;
+        if (n == max)
+            die("too many words");
+        w[n++] = s;
+        int q = 0;
+        for (; *s && (q || !isspace((unsigned char)*s)); s++) {
+            if (q && *s == '\\' && s[1])
+                s++;
+            else if (*s == '"')
+                q = !q;
+        }
+        if (q)
+            die("unterminated string");
+        if (*s)
+            *s++ = 0;
+    }
+}
+
+struct opts {
+    uint32_t seq, ack;
+    unsigned win, ttl, id;
+    int mss, wscale, sackok, badsum;
+    unsigned vlan[4];
+    int nvlan;
+    long pad, trunc;
+};
+
+static unsigned parse_flags(const char *f)
+{
+    static const char letters[] = "FSRPAUEC"; /* bit order of the TCP header */
+    unsigned v = 0;
+    if (!strcmp(f, "."))
+        return 0;
+    for (; *f; f++) {
+        const char *p = strchr(letters, *f);
+        if (!p || !*f)
+            die("bad flag '%c' (use S A F R P U E C or .)", *f);
+        v |= 1u << (p - letters);
+    }
+    return v;
+}
+
+/* Builds IP + TCP for one packet into `ip`. */
+static void build_tcp(struct buf *ip, const struct addr *src, const struct addr *dst,
+                      unsigned flags, const struct opts *o, const struct buf *pl)
+{
+    struct buf tcp = {0};
+    struct buf topt = {0};
+    if (o->mss >= 0) {
+        put8(&topt, 2); put8(&topt, 4); put16(&topt, (unsigned)o->mss);
+    }
+    if (o->sackok) {
+        put8(&topt, 4); put8(&topt, 2);
+    }
+    if (o->wscale >= 0) {
+        put8(&topt, 3); put8(&topt, 3); put8(&topt, (unsigned)o->wscale);
+    }
+    while (topt.n % 4)
+        put8(&topt, 1); /* NOP padding */
+    put16(&tcp, src->port);
+    put16(&tcp, dst->port);
+    put32(&tcp, o->seq);
+    put32(&tcp, o->ack);
+    put16(&tcp, (unsigned)((20 + topt.n) / 4) << 12 | flags);
+    put16(&tcp, o->win);
+    put16(&tcp, 0); /* checksum, below */
+    put16(&tcp, 0); /* urgent pointer */
+    if (topt.n)
+        put(&tcp, topt.p, topt.n);
+    if (pl->n)
+        put(&tcp, pl->p, pl->n);
+
+    /* Pseudo-header, then the segment. */
+    uint32_t sum = 0;
+    size_t alen = src->af == 4 ? 4 : 16;
+    uint8_t ph[8] = {0};
+    sum = csum_add(sum, src->ip, alen);
+    sum = csum_add(sum, dst->ip, alen);
+    ph[0] = (uint8_t)(tcp.n >> 24); ph[1] = (uint8_t)(tcp.n >> 16);
+    ph[2] = (uint8_t)(tcp.n >> 8); ph[3] = (uint8_t)tcp.n;
+    ph[7] = 6;
+    sum = csum_add(sum, ph, 8);
+    sum = csum_add(sum, tcp.p, tcp.n);
+    uint16_t ck = csum_fold(sum);
+    if (o->badsum)
+        ck ^= 0x5a5a;
+    tcp.p[16] = (uint8_t)(ck >> 8);
+    tcp.p[17] = (uint8_t)ck;
+
+    if (src->af == 4) {
+        size_t start = ip->n;
+        put8(ip, 0x45); put8(ip, 0);
+        put16(ip, (unsigned)(20 + tcp.n));
+        put16(ip, o->id);
+        put16(ip, 0x4000); /* DF */
+        put8(ip, o->ttl); put8(ip, 6);
+        put16(ip, 0);
+        put(ip, src->ip, 4);
+        put(ip, dst->ip, 4);
+        uint16_t ick = csum_fold(csum_add(0, ip->p + start, 20));
+        ip->p[start + 10] = (uint8_t)(ick >> 8);
+        ip->p[start + 11] = (uint8_t)ick;
+    } else {
+        put32(ip, 0x60000000u);
+        put16(ip, (unsigned)tcp.n);
+        put8(ip, 6); put8(ip, o->ttl);
+        put(ip, src->ip, 16);
+        put(ip, dst->ip, 16);
+    }
+    put(ip, tcp.p, tcp.n);
+    free(tcp.p);
+    free(topt.p);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: mkpcap IN.txt OUT.pcap   (- for stdin/stdout)\n");
+        return 2;
+    }
+    g_file = argv[1];
+    FILE *in = strcmp(argv[1], "-") ? fopen(argv[1], "r") : stdin;
+    if (!in) {
+        fprintf(stderr, "mkpcap: %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    /* The whole file is built in memory so that `link`/`snaplen` may come
+     * anywhere before the first packet and `cut` can act at the end. */
+    struct buf recs = {0};
+    unsigned linktype = 1;
+    unsigned long snaplen = 262144, cut = 0;
+    double base = 1700000000.0;
+    int seen_packet = 0;
+    uint16_t next_id = 1;
+    char *line = NULL;
+    size_t linecap = 0;
+    while (getline(&line, &linecap, in) >= 0) {
+        char *w[256];
+        g_line++;
+        int n = split(line, w, 256);
+        if (n == 0)
+            continue;
+        if (!strcmp(w[0], "link") || !strcmp(w[0], "snaplen") || !strcmp(w[0], "base")) {
+            if (n != 2)
+                die("%s takes one argument", w[0]);
+            if (seen_packet)
+                die("%s must come before the first packet", w[0]);
+            if (!strcmp(w[0], "snaplen"))
+                snaplen = (unsigned long)num(w[1], MAXPKT, "snaplen");
+            else if (!strcmp(w[0], "base"))
+                base = strtod(w[1], NULL);
+            else if (!strcmp(w[1], "ether"))
+                linktype = 1;
+            else if (!strcmp(w[1], "raw"))
+                linktype = 101;
+            else if (!strcmp(w[1], "sll"))
+                linktype = 113;
+            else
+                die("unknown link type '%s' (ether, raw, sll)", w[1]);
+            continue;
+        }
+        if (!strcmp(w[0], "cut")) {
+            if (n != 2)
+                die("cut takes one argument");
+            cut = (unsigned long)num(w[1], 1ul << 30, "cut");
+            continue;
+        }
+
+        /* A packet. */
+        seen_packet = 1;
+        char *end;
+        double t = strtod(w[0], &end);
+        if (end == w[0] || *end || t < 0)
+            die("bad time '%s' (or unknown directive)", w[0]);
+        struct buf frame = {0}, pl = {0}, ip = {0};
+        long trunc = -1;
+        if (n >= 2 && !strcmp(w[1], "raw")) {
+            for (int i = 2; i < n; i++) {
+                const char *s = w[i];
+                payload_piece(&s, &frame);
+                if (*s)
+                    die("junk after payload '%s'", s);
+            }
+        } else {
+            if (n < 5 || strcmp(w[2], ">"))
+                die("want: TIME SRC > DST FLAGS [options] [payload]");
+            struct addr src, dst;
+            parse_addr(w[1], &src);
+            parse_addr(w[3], &dst);
+            if (src.af != dst.af)
+                die("mixed IPv4 and IPv6 addresses");
+            unsigned flags = parse_flags(w[4]);
+            struct opts o = {.win = 65535, .ttl = 64, .id = next_id++, .mss = -1,
+                             .wscale = -1, .pad = 0, .trunc = -1};
+            for (int i = 5; i < n; i++) {
+                char *eq = strchr(w[i], '=');
+                if (w[i][0] == '"' || !strncmp(w[i], "x:", 2) || !strncmp(w[i], "rep:", 4)) {
+                    const char *s = w[i];
+                    payload_piece(&s, &pl);
+                    if (*s)
+                        die("junk after payload '%s'", s);
+                } else if (!strcmp(w[i], "sackok")) {
+                    o.sackok = 1;
+                } else if (!strcmp(w[i], "badsum")) {
+                    o.badsum = 1;
+                } else if (!eq) {
+                    die("unknown word '%s'", w[i]);
+                } else {
+                    *eq = 0;
+                    const char *k = w[i], *v = eq + 1;
+                    if (!strcmp(k, "seq")) o.seq = (uint32_t)num(v, UINT32_MAX, k);
+                    else if (!strcmp(k, "ack")) o.ack = (uint32_t)num(v, UINT32_MAX, k);
+                    else if (!strcmp(k, "win")) o.win = (unsigned)num(v, 65535, k);
+                    else if (!strcmp(k, "mss")) o.mss = (int)num(v, 65535, k);
+                    else if (!strcmp(k, "wscale")) o.wscale = (int)num(v, 14, k);
+                    else if (!strcmp(k, "ttl")) o.ttl = (unsigned)num(v, 255, k);
+                    else if (!strcmp(k, "id")) o.id = (unsigned)num(v, 65535, k);
+                    else if (!strcmp(k, "pad")) o.pad = (long)num(v, 1500, k);
+                    else if (!strcmp(k, "trunc")) o.trunc = (long)num(v, MAXPKT, k);
+                    else if (!strcmp(k, "vlan")) {
+                        if (o.nvlan == 4)
+                            die("at most 4 vlan tags");
+                        o.vlan[o.nvlan++] = (unsigned)num(v, 4095, k);
+                    } else
+                        die("unknown option '%s'", k);
+                }
+            }
+            if (o.nvlan && linktype != 1)
+                die("vlan= needs link ether");
+            build_tcp(&ip, &src, &dst, flags, &o, &pl);
+            unsigned ethertype = src.af == 4 ? 0x0800 : 0x86dd;
+            if (linktype == 1) {
+                static const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 1}, mac_b[6] = {2, 0, 0, 0, 0, 2};
+                /* Lower address:port gets mac_a, so each side keeps its MAC. */
+                int lower = memcmp(src.ip, dst.ip, 16) < 0 ||
+                            (!memcmp(src.ip, dst.ip, 16) && src.port < dst.port);
+                put(&frame, lower ? mac_b : mac_a, 6);
+                put(&frame, lower ? mac_a : mac_b, 6);
+                for (int i = 0; i < o.nvlan; i++) {
+                    put16(&frame, 0x8100);
+                    put16(&frame, o.vlan[i]);
+                }
+                put16(&frame, ethertype);
+            } else if (linktype == 113) {
+                static const uint8_t mac[8] = {2, 0, 0, 0, 0, 1, 0, 0};
+                put16(&frame, 0); /* to us */
+                put16(&frame, 1); /* ARPHRD_ETHER */
+                put16(&frame, 6);
+                put(&frame, mac, 8);
+                put16(&frame, ethertype);
+            }
+            put(&frame, ip.p, ip.n);
+            for (long i = 0; i < o.pad; i++)
+                put8(&frame, 0);
+            trunc = o.trunc;
+        }
+        uint32_t len = (uint32_t)frame.n, caplen = len;
+        if (trunc >= 0 && (uint32_t)trunc < caplen)
+            caplen = (uint32_t)trunc;
+        if (caplen > snaplen)
+            caplen = (uint32_t)snaplen;
+        /* Round to whole microseconds to avoid 0.3 -> 299999 us. */
+        long long us = (long long)((base + t) * 1e6 + 0.5);
+        uint8_t hdr[16];
+        uint32_t v[4] = {(uint32_t)(us / 1000000), (uint32_t)(us % 1000000), caplen, len};
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                hdr[i * 4 + j] = (uint8_t)(v[i] >> (8 * j));
+        /* The records may exceed MAXPKT in total, so no put() here. */
+        size_t need = recs.n + 16 + caplen;
+        if (need > recs.cap) {
+            size_t cap = recs.cap ? recs.cap : 4096;
+            while (cap < need)
+                cap *= 2;
+            uint8_t *np = realloc(recs.p, cap);
+            if (!np)
+                die("out of memory");
+            recs.p = np;
+            recs.cap = cap;
+        }
+        memcpy(recs.p + recs.n, hdr, 16);
+        memcpy(recs.p + recs.n + 16, frame.p, caplen);
+        recs.n = need;
+        free(frame.p);
+        free(pl.p);
+        free(ip.p);
+    }
+    free(line);
+    if (in != stdin)
+        fclose(in);
+
+    FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "wb") : stdout;
+    if (!f) {
+        fprintf(stderr, "mkpcap: %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    /* File header, little-endian: magic, version 2.4, thiszone, sigfigs,
+     * snaplen, link type. */
+    uint8_t fh[24];
+    uint32_t fv[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, (uint32_t)snaplen, linktype};
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 4; j++)
+            fh[i * 4 + j] = (uint8_t)(fv[i] >> (8 * j));
+    size_t total = sizeof fh + recs.n;
+    if (cut > total)
+        cut = total;
+    size_t keep_recs = total - cut > sizeof fh ? total - cut - sizeof fh : 0;
+    size_t keep_fh = total - cut < sizeof fh ? total - cut : sizeof fh;
+    if (fwrite(fh, 1, keep_fh, f) != keep_fh ||
+        (keep_recs && fwrite(recs.p, 1, keep_recs, f) != keep_recs) || fclose(f)) {
+        fprintf(stderr, "mkpcap: %s: write failed\n", argv[2]);
+        return 1;
+    }
+    free(recs.p);
+    return 0;
+}
