@@ -43,9 +43,13 @@ struct ls_half {
     bool syn_seen;
     bool fin_seen;
     bool ack_seen;       /* `ack` is meaningful */
-    bool gap_pending;    /* the peer ACKed past a hole: confirm on the next packet */
-    bool done;           /* all bytes up to the FIN delivered */
+    uint8_t base_from;   /* LS_BASE_*: what fixed `isn` */
+    bool gap_pending;    /* the peer ACKed past a hole: confirmed on the next packet */
+    bool conflict_logged; /* one log line per direction, the rest are counted */
 };
+
+/* What fixed a direction's sequence base. */
+enum { LS_BASE_NONE = 0, LS_BASE_SYN, LS_BASE_ACK, LS_BASE_DATA };
 
 struct ls_conn {
     /* --- read by scripts (through the box) --- */

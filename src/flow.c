@@ -1,0 +1,503 @@
+/* flow.c: the connection table.
+ *
+ * Connections come from a pool of slabs (no malloc per connection once
+ * warm), are found through a seeded chained hash on the unordered 4-tuple,
+ * and sit on three intrusive lists: creation order (for end-of-input and
+ * deterministic iteration), activity age (idle expiry and eviction pick the
+ * head), and the dead list of torn-down connections kept a while to absorb
+ * stray packets (final ACKs, retransmitted FINs) without inventing new
+ * connections. Nothing is freed while a caller holds it (`busy`). */
+#include "flow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "tcp.h"
+
+#define SLAB_CONNS 256
+#define MIN_BUCKETS 1024
+/* How long a torn-down connection absorbs stray packets (TIME-WAIT is 2 MSL,
+ * 60 s on Linux); shortened by a shorter idle timeout. */
+#define DEAD_LINGER 60.0
+
+struct slab {
+    struct slab *next;
+    struct ls_conn conns[SLAB_CONNS];
+};
+
+struct list {
+    struct ls_conn *head, *tail;
+};
+
+struct ls_flow_table {
+    struct ls_flow_config cfg;
+    struct ls_flow_hooks hooks;
+    struct ls_stats stats;
+    struct ls_pool pool;
+    struct ls_tcp_ctx tcp;
+    double now;
+    uint64_t next_id;
+    uint64_t seed;
+    struct ls_conn **buckets;
+    uint32_t nbuckets; /* power of two */
+    uint32_t count;    /* connections in the hash: live and dead */
+    uint32_t ndead;
+    uint32_t pending;  /* close requests not yet acted on */
+    struct slab *slabs;
+    struct ls_conn *free_conns; /* linked through hash_next */
+    uint32_t allocated;
+    struct list order; /* live, by creation */
+    struct list age;   /* live, least recently active first */
+    struct list dead;  /* dead, oldest first (linked through age_*) */
+};
+
+/* ---- intrusive lists ---- */
+
+#define LIST_PUSH(l, c, prev, next)  \
+    do {                             \
+        (c)->prev = (l)->tail;       \
+        (c)->next = NULL;            \
+        if ((l)->tail)               \
+            (l)->tail->next = (c);   \
+        else                         \
+            (l)->head = (c);         \
+        (l)->tail = (c);             \
+    } while (0)
+
+#define LIST_REMOVE(l, c, prev, next)    \
+    do {                                 \
+        if ((c)->prev)                   \
+            (c)->prev->next = (c)->next; \
+        else                             \
+            (l)->head = (c)->next;       \
+        if ((c)->next)                   \
+            (c)->next->prev = (c)->prev; \
+        else                             \
+            (l)->tail = (c)->prev;       \
+        (c)->prev = (c)->next = NULL;    \
+    } while (0)
+
+/* ---- config ---- */
+
+void ls_flow_config_default(struct ls_flow_config *cfg)
+{
+    cfg->max_connections = 1000000;
+    cfg->idle_timeout = 300.0;
+    cfg->max_conn_buffer = (size_t)1 << 20;
+    cfg->max_buffer = (size_t)256 << 20;
+    cfg->deliver = LS_DELIVER_ACK;
+    cfg->overlap = LS_OVERLAP_FIRST;
+}
+
+const char *ls_conn_state_name(enum ls_conn_state st)
+{
+    static const char *const names[] = {"syn_sent", "syn_received", "established",
+                                        "half_closed", "closing", "closed"};
+    return (unsigned)st < LS_ARRAY_SIZE(names) ? names[st] : "unknown";
+}
+
+/* ---- hashing ---- */
+
+static inline uint64_t mix(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Hash of one endpoint; the two are combined symmetrically so that both
+ * directions of a connection land in the same bucket. */
+static uint64_t endpoint_hash(uint64_t seed, const uint8_t ip[16], uint16_t port)
+{
+    return mix(seed ^ load64(ip) ^ mix(load64(ip + 8) + port));
+}
+
+static uint32_t packet_hash(const struct ls_flow_table *ft, const struct ls_packet *pkt)
+{
+    uint64_t a = endpoint_hash(ft->seed, pkt->src, pkt->sport);
+    uint64_t b = endpoint_hash(ft->seed, pkt->dst, pkt->dport);
+    return (uint32_t)mix((a + b) ^ (uint64_t)pkt->af);
+}
+
+static bool same_endpoint(const uint8_t a[16], uint16_t pa, const uint8_t b[16], uint16_t pb)
+{
+    return pa == pb && memcmp(a, b, 16) == 0;
+}
+
+/* Direction of `pkt` in `c`, or -1 when it is another connection. */
+static int packet_dir(const struct ls_conn *c, const struct ls_packet *pkt)
+{
+    if (c->af != pkt->af)
+        return -1;
+    if (same_endpoint(c->client_ip, c->client_port, pkt->src, pkt->sport) &&
+        same_endpoint(c->server_ip, c->server_port, pkt->dst, pkt->dport))
+        return LS_DIR_C2S;
+    if (same_endpoint(c->server_ip, c->server_port, pkt->src, pkt->sport) &&
+        same_endpoint(c->client_ip, c->client_port, pkt->dst, pkt->dport))
+        return LS_DIR_S2C;
+    return -1;
+}
+
+static struct ls_conn *find(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash,
+                            int *dir)
+{
+    for (struct ls_conn *c = ft->buckets[hash & (ft->nbuckets - 1)]; c; c = c->hash_next) {
+        if (c->hash == hash && (*dir = packet_dir(c, pkt)) >= 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void hash_insert(struct ls_flow_table *ft, struct ls_conn *c)
+{
+    struct ls_conn **b = &ft->buckets[c->hash & (ft->nbuckets - 1)];
+    c->hash_next = *b;
+    *b = c;
+    ft->count++;
+}
+
+static void hash_remove(struct ls_flow_table *ft, struct ls_conn *c)
+{
+    struct ls_conn **p = &ft->buckets[c->hash & (ft->nbuckets - 1)];
+    while (*p != c)
+        p = &(*p)->hash_next;
+    *p = c->hash_next;
+    ft->count--;
+}
+
+/* Doubles the bucket array when the table is fuller than one per bucket.
+ * Failure is harmless: chains just grow longer. */
+static void maybe_grow(struct ls_flow_table *ft)
+{
+    if (ft->count < ft->nbuckets)
+        return;
+    uint32_t n = ft->nbuckets * 2;
+    struct ls_conn **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < ft->nbuckets; i++) {
+        struct ls_conn *c = ft->buckets[i];
+        while (c) {
+            struct ls_conn *next = c->hash_next;
+            c->hash_next = b[c->hash & (n - 1)];
+            b[c->hash & (n - 1)] = c;
+            c = next;
+        }
+    }
+    free(ft->buckets);
+    ft->buckets = b;
+    ft->nbuckets = n;
+}
+
+/* ---- table ---- */
+
+struct ls_flow_table *ls_flow_new(const struct ls_flow_config *cfg,
+                                  const struct ls_flow_hooks *hooks)
+{
+    struct ls_flow_table *ft = calloc(1, sizeof *ft);
+    if (!ft)
+        return NULL;
+    ft->cfg = *cfg;
+    if (ft->cfg.max_connections == 0)
+        ft->cfg.max_connections = 1;
+    ft->hooks = *hooks;
+    ft->nbuckets = MIN_BUCKETS;
+    ft->buckets = calloc(ft->nbuckets, sizeof *ft->buckets);
+    if (!ft->buckets) {
+        free(ft);
+        return NULL;
+    }
+    /* A secret seed keeps crafted 4-tuples from piling into one chain;
+     * iteration never follows the hash, so output stays deterministic. */
+    if (getentropy(&ft->seed, sizeof ft->seed) != 0)
+        ft->seed = (uint64_t)(uintptr_t)ft ^ 0x9e3779b97f4a7c15ULL;
+    ls_pool_init(&ft->pool, cfg->max_buffer);
+    ls_tcp_ctx_init(&ft->tcp, &ft->pool, cfg->overlap, cfg->max_conn_buffer,
+                    cfg->deliver == LS_DELIVER_ACK, &ft->hooks, &ft->stats);
+    return ft;
+}
+
+void ls_flow_free(struct ls_flow_table *ft)
+{
+    if (!ft)
+        return;
+    for (struct slab *s = ft->slabs; s;) {
+        for (int i = 0; i < SLAB_CONNS; i++)
+            ls_tcp_discard(&ft->tcp, &s->conns[i]);
+        struct slab *next = s->next;
+        free(s);
+        s = next;
+    }
+    ls_pool_close(&ft->pool);
+    free(ft->buckets);
+    free(ft);
+}
+
+double ls_flow_now(const struct ls_flow_table *ft)
+{
+    return ft->now;
+}
+
+struct ls_stats *ls_flow_stats(struct ls_flow_table *ft)
+{
+    ft->stats.buffered = ft->pool.in_use;
+    ft->stats.peak_buffered = ft->pool.peak;
+    ft->stats.forced_out = ft->tcp.rctx.forced;
+    return &ft->stats;
+}
+
+const struct ls_flow_config *ls_flow_config(const struct ls_flow_table *ft)
+{
+    return &ft->cfg;
+}
+
+void ls_flow_foreach(struct ls_flow_table *ft, void (*fn)(void *ud, struct ls_conn *c), void *ud)
+{
+    for (struct ls_conn *c = ft->order.head; c; c = c->order_next)
+        fn(ud, c);
+}
+
+void ls_flow_ignore(struct ls_flow_table *ft, struct ls_conn *c)
+{
+    if (c->flags & (LS_CONN_IGNORED | LS_CONN_DEAD))
+        return;
+    c->flags |= LS_CONN_IGNORED;
+    ft->stats.ignored++;
+}
+
+void ls_flow_request_close(struct ls_flow_table *ft, struct ls_conn *c)
+{
+    if (c->flags & (LS_CONN_CLOSE_REQ | LS_CONN_DEAD))
+        return;
+    c->flags |= LS_CONN_CLOSE_REQ;
+    ft->pending++;
+}
+
+/* ---- lifecycle ---- */
+
+static void release(struct ls_flow_table *ft, struct ls_conn *c)
+{
+    LIST_REMOVE(&ft->dead, c, age_prev, age_next);
+    hash_remove(ft, c);
+    ft->ndead--;
+    ls_tcp_discard(&ft->tcp, c);
+    c->hash_next = ft->free_conns;
+    ft->free_conns = c;
+}
+
+/* Ends a live connection: flush, `closed`, `teardown`, then it lingers dead. */
+static void close_conn(struct ls_flow_table *ft, struct ls_conn *c, enum ls_close_reason why)
+{
+    c->busy++;
+    ls_tcp_flush(&ft->tcp, c);
+    c->state = LS_STATE_CLOSED;
+    c->close_reason = why;
+    ft->stats.closed[why]++;
+    if (!(c->flags & LS_CONN_IGNORED))
+        ft->hooks.closed(ft->hooks.ud, c, why);
+    if (c->flags & LS_CONN_ANNOUNCED)
+        ft->hooks.teardown(ft->hooks.ud, c);
+    c->busy--;
+    if (c->flags & LS_CONN_CLOSE_REQ)
+        ft->pending--;
+    c->flags = (c->flags | LS_CONN_DEAD) & ~LS_CONN_CLOSE_REQ;
+    ls_tcp_discard(&ft->tcp, c);
+    LIST_REMOVE(&ft->order, c, order_prev, order_next);
+    LIST_REMOVE(&ft->age, c, age_prev, age_next);
+    LIST_PUSH(&ft->dead, c, age_prev, age_next);
+    c->last_activity = c->last_activity > ft->now ? c->last_activity : ft->now;
+    ft->ndead++;
+    ft->stats.active--;
+}
+
+static void run_pending_closes(struct ls_flow_table *ft)
+{
+    for (struct ls_conn *c = ft->order.head; c && ft->pending;) {
+        struct ls_conn *next = c->order_next;
+        if ((c->flags & LS_CONN_CLOSE_REQ) && c->busy == 0)
+            close_conn(ft, c, LS_CLOSE_END);
+        c = next;
+    }
+}
+
+/* Takes a connection from the pool, making room when the table is full:
+ * first by dropping the oldest dead one, then by evicting the idlest live one. */
+static struct ls_conn *take_conn(struct ls_flow_table *ft)
+{
+    uint32_t live = ft->count - ft->ndead;
+    if (ft->count >= ft->cfg.max_connections && ft->dead.head)
+        release(ft, ft->dead.head);
+    else if (live >= ft->cfg.max_connections) {
+        struct ls_conn *victim = ft->age.head;
+        while (victim && victim->busy)
+            victim = victim->age_next;
+        if (!victim)
+            return NULL;
+        close_conn(ft, victim, LS_CLOSE_EVICTED);
+        release(ft, victim);
+    }
+    if (!ft->free_conns) {
+        struct slab *s = calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = ft->slabs;
+        ft->slabs = s;
+        for (int i = SLAB_CONNS - 1; i >= 0; i--) {
+            s->conns[i].hash_next = ft->free_conns;
+            ft->free_conns = &s->conns[i];
+        }
+    }
+    struct ls_conn *c = ft->free_conns;
+    ft->free_conns = c->hash_next;
+    return c;
+}
+
+/* Picks the client side of a connection whose first packet is `pkt`: the
+ * SYN's sender; the SYN-ACK's receiver; else the side on an ephemeral or
+ * unprivileged port, the server being the well-known one (README documents
+ * the order). Returns true when the packet's source is the client. */
+static bool source_is_client(const struct ls_packet *pkt)
+{
+    if (pkt->flags & LS_TCP_SYN)
+        return !(pkt->flags & LS_TCP_ACK);
+    uint16_t s = pkt->sport, d = pkt->dport;
+    if ((s < 1024) != (d < 1024))
+        return d < 1024;
+    if ((s >= 32768) != (d >= 32768))
+        return s >= 32768;
+    if (s != d)
+        return s > d;
+    return true;
+}
+
+static struct ls_conn *create(struct ls_flow_table *ft, const struct ls_packet *pkt,
+                              uint32_t hash, double ts)
+{
+    struct ls_conn *c = take_conn(ft);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->id = ++ft->next_id;
+    c->af = pkt->af;
+    c->hash = hash;
+    c->lua_ref = -1;
+    if (source_is_client(pkt)) {
+        memcpy(c->client_ip, pkt->src, 16);
+        memcpy(c->server_ip, pkt->dst, 16);
+        c->client_port = pkt->sport;
+        c->server_port = pkt->dport;
+    } else {
+        memcpy(c->client_ip, pkt->dst, 16);
+        memcpy(c->server_ip, pkt->src, 16);
+        c->client_port = pkt->dport;
+        c->server_port = pkt->sport;
+    }
+    if (!(pkt->flags & LS_TCP_SYN))
+        c->flags |= LS_CONN_MIDSTREAM;
+    c->start_time = c->last_activity = ts;
+    ls_tcp_init(&ft->tcp, c);
+    c->state = LS_STATE_SYN_SENT;
+    hash_insert(ft, c);
+    maybe_grow(ft);
+    LIST_PUSH(&ft->order, c, order_prev, order_next);
+    LIST_PUSH(&ft->age, c, age_prev, age_next);
+    ft->stats.connections++;
+    ft->stats.active++;
+    if (ft->stats.active > ft->stats.peak_active)
+        ft->stats.peak_active = ft->stats.active;
+
+    c->flags |= LS_CONN_ANNOUNCED;
+    c->busy++;
+    bool keep = ft->hooks.open(ft->hooks.ud, c);
+    c->busy--;
+    if (!keep)
+        ls_flow_ignore(ft, c);
+    return c;
+}
+
+void ls_flow_advance(struct ls_flow_table *ft, double ts)
+{
+    if (ts > ft->now)
+        ft->now = ts;
+    double idle = ft->cfg.idle_timeout;
+    struct ls_conn *c;
+    while ((c = ft->age.head) && c->last_activity + idle < ft->now && c->busy == 0)
+        close_conn(ft, c, LS_CLOSE_TIMEOUT);
+    double linger = idle < DEAD_LINGER ? idle : DEAD_LINGER;
+    while ((c = ft->dead.head) && c->last_activity + linger < ft->now)
+        release(ft, c);
+    if (ft->pending)
+        run_pending_closes(ft);
+}
+
+void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)
+{
+    ls_flow_advance(ft, ts);
+    ft->stats.tcp_packets++;
+
+    uint32_t hash = packet_hash(ft, pkt);
+    int dir = LS_DIR_C2S;
+    struct ls_conn *c = find(ft, pkt, hash, &dir);
+
+    if (c && (c->flags & LS_CONN_DEAD)) {
+        /* A SYN after the end starts over on the same 4-tuple; anything
+         * else is a straggler of the old connection. */
+        if (!ls_tcp_is_new_syn(c, (enum ls_dir)dir, pkt)) {
+            ft->stats.stray++;
+            return;
+        }
+        release(ft, c);
+        c = NULL;
+    } else if (c && ls_tcp_is_new_syn(c, (enum ls_dir)dir, pkt)) {
+        close_conn(ft, c, LS_CLOSE_REUSED);
+        release(ft, c);
+        c = NULL;
+    }
+    if (!c) {
+        bool opens = (pkt->flags & LS_TCP_SYN) || pkt->payload_len || pkt->payload_missing;
+        if (!opens || (pkt->flags & LS_TCP_RST)) {
+            ft->stats.stray++;
+            return;
+        }
+        c = create(ft, pkt, hash, ts);
+        if (!c) {
+            ft->stats.stray++;
+            return;
+        }
+        dir = packet_dir(c, pkt);
+    }
+
+    c->last_activity = ts > c->last_activity ? ts : c->last_activity;
+    LIST_REMOVE(&ft->age, c, age_prev, age_next);
+    LIST_PUSH(&ft->age, c, age_prev, age_next);
+
+    c->busy++;
+    enum ls_tcp_verdict v = ls_tcp_input(&ft->tcp, c, (enum ls_dir)dir, pkt);
+    c->busy--;
+    if (v == LS_TCP_CLOSE)
+        close_conn(ft, c, c->close_reason);
+    else if ((c->flags & LS_CONN_IGNORED) && (c->half[0].rs.head || c->half[1].rs.head))
+        ls_tcp_discard(&ft->tcp, c);
+    if (ft->pending)
+        run_pending_closes(ft);
+}
+
+void ls_flow_finish(struct ls_flow_table *ft, enum ls_close_reason why)
+{
+    struct ls_conn *c;
+    while ((c = ft->order.head))
+        close_conn(ft, c, why);
+}

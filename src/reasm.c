@@ -1,0 +1,317 @@
+/* reasm.c: one direction of a stream put back in order.
+ *
+ * Held bytes live in segments from the pool, kept sorted and non-overlapping,
+ * all at or above r->next. A new segment only fills the holes between held
+ * ones; where it overlaps held bytes the two copies are compared, and the
+ * overlap policy says which stays. Bytes below r->next are final: they have
+ * been delivered (or declared lost) and later copies are dropped. */
+#include "reasm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+struct ls_seg {
+    struct ls_seg *prev, *next;
+    uint64_t off;   /* stream offset of data[start] */
+    uint32_t start; /* bytes of data[] already consumed */
+    uint32_t len;   /* live bytes from data[start] */
+    uint32_t cap;   /* size of data[] */
+    uint32_t mem;   /* size of the pool block */
+    uint8_t data[];
+};
+
+#define SEG_HDR offsetof(struct ls_seg, data)
+
+static inline uint64_t seg_end(const struct ls_seg *s)
+{
+    return s->off + s->len;
+}
+
+static inline uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+void ls_reasm_init(struct ls_reasm *r, uint64_t start, uint64_t limit)
+{
+    *r = (struct ls_reasm){0};
+    r->next = start;
+    r->limit = limit;
+}
+
+void ls_reasm_rebase(struct ls_reasm *r, uint64_t start)
+{
+    if (r->delivered == 0 && r->gap_bytes == 0 && start < r->next)
+        r->next = start;
+}
+
+uint64_t ls_reasm_contig_end(const struct ls_reasm *r)
+{
+    uint64_t end = r->next;
+    for (const struct ls_seg *s = r->head; s && s->off == end; s = s->next)
+        end = seg_end(s);
+    return end;
+}
+
+uint64_t ls_reasm_held_end(const struct ls_reasm *r)
+{
+    return r->tail ? seg_end(r->tail) : r->next;
+}
+
+/* ---- segment list ---- */
+
+static void unlink_seg(struct ls_reasm *r, struct ls_seg *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        r->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        r->tail = s->prev;
+}
+
+static void free_seg(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls_seg *s)
+{
+    unlink_seg(r, s);
+    r->held -= s->len;
+    r->held_mem -= s->mem;
+    ls_pool_free(ctx->pool, s, s->mem);
+}
+
+/* Inserts a copy of p[0..n) at `off` before `before` (NULL: at the tail).
+ * Returns false when memory is refused; the bytes are then simply not held. */
+static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls_seg *before,
+                         uint64_t off, const uint8_t *p, size_t n)
+{
+    /* Appending to the tail's spare room saves a block per segment on the
+     * common in-order path. */
+    struct ls_seg *last = before ? before->prev : r->tail;
+    if (last && seg_end(last) == off && last->cap - last->start - last->len >= n &&
+        r->held + n <= ctx->max_held) {
+        memcpy(last->data + last->start + last->len, p, n);
+        last->len += (uint32_t)n;
+        r->held += n;
+        return true;
+    }
+    while (n > 0) {
+        size_t chunk = n < LS_POOL_MAX_BLOCK - SEG_HDR ? n : LS_POOL_MAX_BLOCK - SEG_HDR;
+        size_t got;
+        if (r->held + chunk > ctx->max_held)
+            return false;
+        /* Ask for room for a full-size segment so that following in-order
+         * segments can be appended into the same block. */
+        size_t want = SEG_HDR + (chunk < 1500 ? 1500 : chunk);
+        struct ls_seg *s = ls_pool_alloc(ctx->pool, want, &got);
+        if (!s)
+            s = ls_pool_alloc(ctx->pool, SEG_HDR + chunk, &got);
+        if (!s)
+            return false;
+        s->off = off;
+        s->start = 0;
+        s->len = (uint32_t)chunk;
+        s->cap = (uint32_t)(got - SEG_HDR);
+        s->mem = (uint32_t)got;
+        memcpy(s->data, p, chunk);
+        s->next = before;
+        s->prev = before ? before->prev : r->tail;
+        if (s->prev)
+            s->prev->next = s;
+        else
+            r->head = s;
+        if (before)
+            before->prev = s;
+        else
+            r->tail = s;
+        r->held += chunk;
+        r->held_mem += got;
+        off += chunk;
+        p += chunk;
+        n -= chunk;
+    }
+    return true;
+}
+
+/* ---- delivery ---- */
+
+static void emit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, const uint8_t *p,
+                 size_t n)
+{
+    uint64_t off = r->next;
+    r->next += n;
+    r->delivered += n;
+    ctx->ops->data(ud, off, p, n);
+}
+
+static void emit_gap(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t n)
+{
+    uint64_t off = r->next;
+    r->next += n;
+    r->gap_bytes += n;
+    ctx->ops->gap(ud, off, n);
+}
+
+/* Delivers up to `upto` the held bytes that start exactly at r->next. */
+static void deliver_held(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t upto)
+{
+    struct ls_seg *s;
+    while ((s = r->head) && s->off == r->next && r->next < upto) {
+        size_t n = (size_t)min64(s->len, upto - r->next);
+        const uint8_t *p = s->data + s->start;
+        s->start += (uint32_t)n;
+        s->len -= (uint32_t)n;
+        s->off += n;
+        r->held -= n;
+        /* The block stays allocated across the callback; it is freed after. */
+        emit(r, ctx, ud, p, n);
+        if (s->len == 0)
+            free_seg(r, ctx, s);
+    }
+}
+
+/* Frees memory by delivering the oldest held segment, the hole before it
+ * becoming a gap. Returns false when nothing is held. */
+static bool force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
+{
+    struct ls_seg *s = r->head;
+    if (!s)
+        return false;
+    ctx->forced++;
+    if (s->off > r->next)
+        emit_gap(r, ctx, ud, s->off - r->next);
+    deliver_held(r, ctx, ud, seg_end(s));
+    return true;
+}
+
+static bool has_room(const struct ls_reasm *r, const struct ls_reasm_ctx *ctx, size_t n)
+{
+    size_t block = SEG_HDR + n;
+    if (block > LS_POOL_MAX_BLOCK)
+        block = LS_POOL_MAX_BLOCK;
+    return r->held + n <= ctx->max_held && ctx->pool->in_use + 2 * block <= ctx->pool->limit;
+}
+
+/* Compares the overlap of new bytes with a held segment and applies the
+ * overlap policy to it. */
+static void resolve_overlap(struct ls_reasm_ctx *ctx, void *ud, struct ls_seg *s, uint64_t off,
+                            const uint8_t *p, size_t n)
+{
+    uint8_t *held = s->data + s->start + (off - s->off);
+    if (memcmp(held, p, n) == 0)
+        return;
+    ctx->conflicts++;
+    if (ctx->ops->conflict)
+        ctx->ops->conflict(ud, off, n);
+    if (ctx->overlap == LS_OVERLAP_LAST)
+        memcpy(held, p, n);
+}
+
+void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t off,
+                  const uint8_t *p, size_t n)
+{
+    if (n == 0 || off + n <= r->next)
+        return;
+    if (off < r->next) {
+        size_t cut = (size_t)(r->next - off);
+        p += cut;
+        n -= cut;
+        off = r->next;
+    }
+
+    /* Fast path: in order, nothing held, allowed now: straight from the packet. */
+    if (!r->head && off == r->next && r->limit > off) {
+        size_t now = (size_t)min64(n, r->limit - off);
+        emit(r, ctx, ud, p, now);
+        p += now;
+        n -= now;
+        off += now;
+        if (n == 0)
+            return;
+    }
+
+    while (!has_room(r, ctx, n) && force_front(r, ctx, ud)) {
+        if (off + n <= r->next)
+            return;
+        if (off < r->next) {
+            size_t cut = (size_t)(r->next - off);
+            p += cut;
+            n -= cut;
+            off = r->next;
+        }
+    }
+    if (!has_room(r, ctx, n)) {
+        /* Nothing of ours is held and memory is still short: these bytes
+         * cannot wait, so they go out now, any hole before them lost. */
+        ctx->forced++;
+        if (off > r->next)
+            emit_gap(r, ctx, ud, off - r->next);
+        emit(r, ctx, ud, p, n);
+        return;
+    }
+
+    /* Find the first held segment that ends after `off`, searching from the
+     * tail since new data usually lands at or near the end. */
+    struct ls_seg *cur = r->tail;
+    while (cur && cur->off > off)
+        cur = cur->prev;
+    if (!cur)
+        cur = r->head;
+    else if (seg_end(cur) <= off)
+        cur = cur->next;
+
+    uint64_t end = off + n;
+    while (off < end) {
+        if (!cur || cur->off >= end) {
+            insert_piece(r, ctx, cur, off, p, (size_t)(end - off));
+            break;
+        }
+        if (cur->off > off) {
+            size_t piece = (size_t)(cur->off - off);
+            insert_piece(r, ctx, cur, off, p, piece);
+            p += piece;
+            off += piece;
+        }
+        uint64_t ov_end = min64(end, seg_end(cur));
+        resolve_overlap(ctx, ud, cur, off, p, (size_t)(ov_end - off));
+        p += ov_end - off;
+        off = ov_end;
+        cur = cur->next;
+    }
+    deliver_held(r, ctx, ud, r->limit);
+}
+
+void ls_reasm_set_limit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t limit)
+{
+    if (limit > r->limit)
+        r->limit = limit;
+    deliver_held(r, ctx, ud, r->limit);
+}
+
+void ls_reasm_skip_to(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t upto)
+{
+    while (r->next < upto) {
+        struct ls_seg *s = r->head;
+        if (s && s->off == r->next) {
+            deliver_held(r, ctx, ud, upto);
+            continue;
+        }
+        uint64_t hole_end = s ? min64(s->off, upto) : upto;
+        emit_gap(r, ctx, ud, hole_end - r->next);
+    }
+    deliver_held(r, ctx, ud, r->limit);
+}
+
+void ls_reasm_flush(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
+{
+    if (r->tail)
+        ls_reasm_skip_to(r, ctx, ud, seg_end(r->tail));
+}
+
+void ls_reasm_discard(struct ls_reasm *r, struct ls_reasm_ctx *ctx)
+{
+    while (r->head)
+        free_seg(r, ctx, r->head);
+}

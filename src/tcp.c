@@ -1,0 +1,419 @@
+/* tcp.c: per-connection TCP tracking for a passive observer.
+ *
+ * Sequence numbers become 64-bit stream offsets relative to the delivery
+ * point, so wraparound past 2^32 is invisible to the reassembler. The
+ * observer cannot know what the endpoints received, so it trusts what they
+ * say: an ACK releases bytes (--deliver ack), an ACK past a hole that stays
+ * unfilled proves capture loss (a gap), and a FIN marks where a direction
+ * ends. RSTs must fall inside the receiver's window to count (RFC 5961's
+ * reasoning: blind resets guess sequence numbers badly). */
+#include "tcp.h"
+
+#include <stdio.h>
+
+#include "decode.h"
+#include "flow.h"
+
+/* Segments or ACKs this far from the stream are not trusted (spoofed or from
+ * another connection); real windows are far smaller. */
+#define MAX_DISTANCE ((uint64_t)1 << 30)
+/* How far back a picked-up stream may move its start for an older segment
+ * seen before anything was delivered (about one large window). */
+#define MAX_REBASE ((uint64_t)1 << 20)
+/* The smallest receive window assumed when checking an RST. */
+#define MIN_RST_WINDOW 65535u
+
+struct emit_ud {
+    struct ls_tcp_ctx *t;
+    struct ls_conn *c;
+    enum ls_dir dir;
+};
+
+/* ---- reassembler callbacks ---- */
+
+static void on_data(void *ud, uint64_t off, const uint8_t *p, size_t n)
+{
+    struct emit_ud *u = ud;
+    LS_UNUSED(off);
+    if (u->c->flags & LS_CONN_IGNORED)
+        return;
+    u->t->stats->payload_bytes += n;
+    u->t->hooks->data(u->t->hooks->ud, u->c, u->dir, p, n);
+}
+
+static void on_gap(void *ud, uint64_t off, uint64_t n)
+{
+    struct emit_ud *u = ud;
+    LS_UNUSED(off);
+    if (u->c->flags & LS_CONN_IGNORED)
+        return;
+    u->t->stats->gaps++;
+    u->t->stats->gap_bytes += n;
+    u->t->hooks->gap(u->t->hooks->ud, u->c, u->dir, n);
+}
+
+static void on_conflict(void *ud, uint64_t off, size_t n)
+{
+    struct emit_ud *u = ud;
+    struct ls_half *h = &u->c->half[u->dir];
+    u->t->stats->overlaps_conflicting++;
+    if (h->conflict_logged || (u->c->flags & LS_CONN_IGNORED))
+        return;
+    h->conflict_logged = true;
+    /* Offsets count from the first byte of the direction, as scripts see it. */
+    uint64_t start = h->rs.next - h->rs.delivered - h->rs.gap_bytes;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "conn #%llu: %s bytes %llu-%llu retransmitted with different content; "
+             "kept the %s copy (further conflicts only counted)",
+             (unsigned long long)u->c->id, u->dir == LS_DIR_C2S ? "sent" : "received",
+             (unsigned long long)(off - start), (unsigned long long)(off - start + n - 1),
+             u->t->rctx.overlap == LS_OVERLAP_LAST ? "last" : "first");
+    u->t->hooks->log(u->t->hooks->ud, LS_LOG_WARN, u->c, msg);
+}
+
+static const struct ls_reasm_ops reasm_ops = {on_data, on_gap, on_conflict};
+
+/* ---- sequence space ---- */
+
+/* Maps a sequence number of direction h to a stream offset, taking the one
+ * nearest the delivery point (so any distance under 2^31 works). */
+static uint64_t seq_off(const struct ls_half *h, uint32_t seq)
+{
+    uint64_t ref = h->rs.next;
+    uint32_t ref_seq = h->isn + (uint32_t)(ref - LS_TCP_OFF0);
+    return ref + (uint64_t)(int64_t)(int32_t)(seq - ref_seq);
+}
+
+static uint64_t initial_limit(const struct ls_tcp_ctx *t)
+{
+    return t->deliver_on_ack ? LS_TCP_OFF0 : UINT64_MAX;
+}
+
+static void set_base(const struct ls_tcp_ctx *t, struct ls_half *h, uint32_t isn, uint8_t from)
+{
+    h->isn = isn;
+    h->seq_known = true;
+    h->base_from = from;
+    h->max_end = LS_TCP_OFF0;
+    ls_reasm_init(&h->rs, LS_TCP_OFF0, initial_limit(t));
+}
+
+/* The highest byte known to exist in direction h: data seen, or its FIN. */
+static uint64_t seen_end(const struct ls_half *h)
+{
+    uint64_t e = h->max_end;
+    if (h->fin_seen && h->fin_off > e)
+        e = h->fin_off;
+    return e;
+}
+
+static bool far(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b > MAX_DISTANCE : b - a > MAX_DISTANCE;
+}
+
+/* Offset of h's data that the peer has acknowledged, or 0 when unknown. */
+static uint64_t acked_off(const struct ls_half *h, const struct ls_half *peer)
+{
+    if (!h->seq_known || !peer->ack_seen)
+        return 0;
+    return seq_off(h, peer->ack);
+}
+
+/* ---- public ---- */
+
+void ls_tcp_ctx_init(struct ls_tcp_ctx *t, struct ls_pool *pool, enum ls_overlap overlap,
+                     size_t max_held, bool deliver_on_ack, const struct ls_flow_hooks *hooks,
+                     struct ls_stats *stats)
+{
+    *t = (struct ls_tcp_ctx){0};
+    t->rctx.pool = pool;
+    t->rctx.ops = &reasm_ops;
+    t->rctx.overlap = overlap;
+    t->rctx.max_held = max_held;
+    t->hooks = hooks;
+    t->stats = stats;
+    t->deliver_on_ack = deliver_on_ack;
+}
+
+void ls_tcp_init(struct ls_tcp_ctx *t, struct ls_conn *c)
+{
+    for (int d = 0; d < 2; d++) {
+        struct ls_half *h = &c->half[d];
+        *h = (struct ls_half){0};
+        h->wscale = -1;
+        ls_reasm_init(&h->rs, LS_TCP_OFF0, initial_limit(t));
+    }
+}
+
+bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
+{
+    if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST)) != LS_TCP_SYN)
+        return false;
+    const struct ls_half *h = &c->half[dir];
+    if (c->state < LS_STATE_ESTABLISHED && dir == LS_DIR_C2S)
+        return false; /* still connecting: a retry of the same attempt */
+    if (dir == LS_DIR_C2S && h->syn_seen && h->isn == pkt->seq + 1)
+        return false; /* a late copy of the original SYN */
+    return true;
+}
+
+static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
+{
+    const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    uint64_t win = peer->win > MIN_RST_WINDOW ? peer->win : MIN_RST_WINDOW;
+    if (h->seq_known) {
+        uint64_t off = seq_off(h, pkt->seq);
+        uint64_t lo = h->rs.next, hi = seen_end(h);
+        uint64_t acked = acked_off(h, peer);
+        if (acked && acked < lo)
+            lo = acked;
+        if (acked > hi)
+            hi = acked;
+        return off + win >= lo && off <= hi + win;
+    }
+    /* A reset from a side that never sent anything (a refused SYN): it
+     * must acknowledge what the other side sent. */
+    if ((pkt->flags & LS_TCP_ACK) && peer->seq_known) {
+        uint64_t a = seq_off(peer, pkt->ack);
+        return a + win >= peer->rs.next && a <= seen_end(peer) + 1;
+    }
+    return true;
+}
+
+/* A hole below bytes already seen, which the receiver has acknowledged,
+ * will never be filled: the capture lost it. One packet of grace lets a
+ * mirror port's slightly late copy still arrive. */
+static void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir)
+{
+    struct ls_half *h = &c->half[dir];
+    uint64_t acked = acked_off(h, &c->half[!dir]);
+    if (acked <= h->rs.next) {
+        h->gap_pending = false;
+        return;
+    }
+    uint64_t upto = seen_end(h);
+    if (acked < upto)
+        upto = acked;
+    if (ls_reasm_contig_end(&h->rs) >= upto) {
+        h->gap_pending = false;
+        return;
+    }
+    if (!h->gap_pending) {
+        h->gap_pending = true;
+        return;
+    }
+    h->gap_pending = false;
+    struct emit_ud u = {t, c, dir};
+    ls_reasm_skip_to(&h->rs, &t->rctx, &u, upto);
+}
+
+static bool dir_done(const struct ls_half *h)
+{
+    return h->fin_seen && h->rs.next >= h->fin_off;
+}
+
+/* Both sides sent FIN: the connection ends once their bytes are all in, or
+ * once each FIN is acknowledged (anything still missing is lost). */
+static bool fin_complete(const struct ls_conn *c)
+{
+    const struct ls_half *a = &c->half[0], *b = &c->half[1];
+    if (!a->fin_seen || !b->fin_seen)
+        return false;
+    if (dir_done(a) && dir_done(b))
+        return true;
+    if (acked_off(a, b) > a->fin_off && acked_off(b, a) > b->fin_off)
+        return true;
+    return ls_reasm_contig_end(&a->rs) >= a->fin_off &&
+           ls_reasm_contig_end(&b->rs) >= b->fin_off;
+}
+
+static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                       const struct ls_packet *pkt)
+{
+    struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    uint32_t isn = pkt->seq + 1;
+    if (!h->syn_seen || h->isn != isn) {
+        if (h->seq_known && !h->syn_seen && h->rs.delivered == 0 && h->rs.gap_bytes == 0) {
+            /* Data was captured before its SYN: keep it, start at the SYN. */
+            uint64_t off = seq_off(h, isn);
+            if (off < h->rs.next && !far(off, h->rs.next))
+                ls_reasm_rebase(&h->rs, off);
+            h->base_from = LS_BASE_SYN;
+        } else if (!h->seq_known || h->rs.delivered == 0) {
+            ls_reasm_discard(&h->rs, &t->rctx);
+            set_base(t, h, isn, LS_BASE_SYN);
+        }
+        h->syn_seen = true;
+        h->wscale = pkt->wscale;
+    }
+    if (pkt->flags & LS_TCP_ACK) {
+        if (!peer->seq_known)
+            set_base(t, peer, pkt->ack, LS_BASE_ACK); /* the SYN was not captured */
+        if (c->state < LS_STATE_SYN_RECEIVED)
+            c->state = LS_STATE_SYN_RECEIVED;
+    }
+}
+
+static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                       const struct ls_packet *pkt)
+{
+    struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    if (!peer->seq_known && !(pkt->flags & LS_TCP_SYN))
+        set_base(t, peer, pkt->ack, LS_BASE_ACK);
+    uint64_t a = seq_off(peer, pkt->ack);
+    if (far(a, peer->rs.next) && far(a, seen_end(peer))) {
+        t->stats->out_of_window++;
+        return;
+    }
+    if (h->ack_seen && a < seq_off(peer, h->ack))
+        return; /* an older ACK arriving late never moves things back */
+    h->ack = pkt->ack;
+    h->ack_seen = true;
+    if (t->deliver_on_ack) {
+        struct emit_ud u = {t, c, !dir};
+        if (peer->fin_seen && a > peer->fin_off)
+            a = peer->fin_off;
+        ls_reasm_set_limit(&peer->rs, &t->rctx, &u, a);
+    }
+}
+
+static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                           const struct ls_packet *pkt, uint32_t dseq)
+{
+    struct ls_half *h = &c->half[dir];
+    size_t n = pkt->payload_len;
+    uint64_t off = seq_off(h, dseq);
+    if (far(off, h->rs.next) && far(off, seen_end(h))) {
+        t->stats->out_of_window++;
+        return;
+    }
+    if (off < h->rs.next && h->rs.next - off <= MAX_REBASE && h->base_from == LS_BASE_DATA)
+        ls_reasm_rebase(&h->rs, off); /* an older segment of a picked-up stream */
+    /* A keep-alive repeats the byte before the next one, maybe as garbage. */
+    if (n <= 1 && off + 1 == h->max_end && !(pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)))
+        return;
+    uint64_t end = off + n + pkt->payload_missing;
+    if (h->fin_seen && end > h->fin_off) {
+        if (off >= h->fin_off)
+            return;
+        n = off + n > h->fin_off ? (size_t)(h->fin_off - off) : n;
+        end = h->fin_off;
+    }
+    if (end > h->max_end)
+        h->max_end = end;
+    if (c->flags & LS_CONN_IGNORED)
+        return;
+    struct emit_ud u = {t, c, dir};
+    ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
+}
+
+enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                                 const struct ls_packet *pkt)
+{
+    struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    uint8_t fl = pkt->flags;
+
+    if ((c->flags & LS_CONN_IGNORED) && (h->rs.head || peer->rs.head))
+        ls_tcp_discard(t, c);
+
+    if (fl & LS_TCP_RST) {
+        if (!rst_acceptable(c, dir, pkt)) {
+            t->stats->rst_ignored++;
+            return LS_TCP_CONTINUE;
+        }
+        if (h->seq_known) {
+            if (pkt->payload_len)
+                handle_payload(t, c, dir, pkt, pkt->seq);
+            /* The reset's sequence number says where the sender's stream
+             * ended, so bytes lost before it are counted as a gap. */
+            uint64_t at = seq_off(h, pkt->seq);
+            if (at > h->max_end && !far(at, h->max_end))
+                h->max_end = at;
+        }
+        c->close_reason = LS_CLOSE_RST;
+        return LS_TCP_CLOSE;
+    }
+
+    if (fl & LS_TCP_SYN)
+        handle_syn(t, c, dir, pkt);
+
+    /* Window scaling applies only when both SYNs offered it (RFC 7323). */
+    uint32_t win = pkt->window;
+    if (!(fl & LS_TCP_SYN) && h->wscale >= 0 && peer->wscale >= 0)
+        win <<= (h->wscale > 14 ? 14 : h->wscale);
+    h->win = win;
+
+    if (fl & LS_TCP_ACK)
+        handle_ack(t, c, dir, pkt);
+
+    uint32_t dseq = pkt->seq + ((fl & LS_TCP_SYN) ? 1u : 0u);
+    if ((pkt->payload_len || pkt->payload_missing || (fl & LS_TCP_FIN)) && !h->seq_known)
+        set_base(t, h, dseq, LS_BASE_DATA);
+    if (pkt->payload_len || pkt->payload_missing)
+        handle_payload(t, c, dir, pkt, dseq);
+
+    if ((fl & LS_TCP_FIN) && !h->fin_seen) {
+        uint64_t fo = seq_off(h, dseq) + pkt->payload_len + pkt->payload_missing;
+        if (!far(fo, h->rs.next)) {
+            h->fin_seen = true;
+            h->fin_off = fo;
+            if (fo > h->max_end)
+                h->max_end = fo;
+        }
+    }
+
+    if (c->state < LS_STATE_ESTABLISHED && (c->flags & LS_CONN_MIDSTREAM))
+        c->state = LS_STATE_ESTABLISHED;
+    else if (c->state == LS_STATE_SYN_RECEIVED && dir == LS_DIR_C2S && (fl & LS_TCP_ACK) &&
+             !(fl & LS_TCP_SYN))
+        c->state = LS_STATE_ESTABLISHED;
+    if (h->fin_seen || peer->fin_seen) {
+        bool both = h->fin_seen && peer->fin_seen;
+        c->state = both ? LS_STATE_CLOSING : LS_STATE_HALF_CLOSED;
+    }
+
+    if (!(c->flags & LS_CONN_IGNORED)) {
+        check_gap(t, c, LS_DIR_C2S);
+        check_gap(t, c, LS_DIR_S2C);
+    }
+    if (fin_complete(c) || ((c->flags & LS_CONN_IGNORED) && h->fin_seen && peer->fin_seen)) {
+        c->close_reason = LS_CLOSE_FIN;
+        return LS_TCP_CLOSE;
+    }
+    return LS_TCP_CONTINUE;
+}
+
+void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
+{
+    for (int d = 0; d < 2; d++) {
+        struct ls_half *h = &c->half[d];
+        struct emit_ud u = {t, c, (enum ls_dir)d};
+        if (c->flags & LS_CONN_IGNORED) {
+            ls_reasm_discard(&h->rs, &t->rctx);
+            continue;
+        }
+        /* Bytes known to exist but never seen (a FIN, an RST or an ACK past
+         * them) are reported as a gap too, so the counts add up. An ACK
+         * without a FIN may cover an uncaptured FIN, hence the -1. */
+        uint64_t end = ls_reasm_held_end(&h->rs);
+        if (h->max_end > end)
+            end = h->max_end;
+        if (h->fin_seen) {
+            if (h->fin_off > end)
+                end = h->fin_off;
+        } else {
+            uint64_t acked = acked_off(h, &c->half[!d]);
+            if (acked > end + 1 && !far(acked, end))
+                end = acked - 1;
+        }
+        ls_reasm_skip_to(&h->rs, &t->rctx, &u, end);
+    }
+}
+
+void ls_tcp_discard(struct ls_tcp_ctx *t, struct ls_conn *c)
+{
+    ls_reasm_discard(&c->half[0].rs, &t->rctx);
+    ls_reasm_discard(&c->half[1].rs, &t->rctx);
+}
