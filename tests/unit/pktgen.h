@@ -12,7 +12,7 @@
 
 #define LS_PKTGEN_MAX_VLAN 8
 #define LS_PKTGEN_MAX_MPLS 8
-#define LS_PKTGEN_MAX_EXT 8
+#define LS_PKTGEN_MAX_EXT 16
 #define LS_PKTGEN_MAX_FRAME 65600 /* enough for any frame pktgen can build */
 
 /* What to build. Every field may be left zero (designated initializers):
