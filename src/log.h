@@ -12,6 +12,10 @@ struct ls_log {
     const char *prog;        /* prefix, "luasniff" */
 };
 
+/* Sets `lg` up for program name `prog` (borrowed) and a -q/-v verbosity:
+ * below 0 only errors, 0 errors and warnings, 1 adds info, 2 or more debug. */
+void ls_log_init(struct ls_log *lg, const char *prog, int verbosity);
+
 /* Writes "prog: level: message\n" to stderr when `level` is enabled. */
 void ls_log(const struct ls_log *lg, enum ls_log_level level, const char *fmt, ...) LS_PRINTF(3, 4);
 
