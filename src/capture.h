@@ -16,18 +16,30 @@ typedef void (*ls_capture_fn)(void *ud, double ts, const uint8_t *data, uint32_t
                               uint32_t wirelen);
 
 /* Opens a pcap or pcapng file ("-" reads stdin) with an optional BPF
- * `filter` (may be NULL). Returns 0 or LS_ECAPTURE with errbuf naming the
- * file and libpcap's reason. */
+ * `filter` (may be NULL; borrowed for the call). On success *out owns the
+ * source (free with ls_capture_close). Returns 0, LS_ECAPTURE with errbuf
+ * naming the file and libpcap's reason, or LS_EINVAL when libpcap rejects
+ * the filter for this file's link type. */
 int ls_capture_open_file(struct ls_capture **out, const char *path, const char *filter,
                          char errbuf[LS_ERRBUF_SIZE]);
 
-/* Reads up to `max` frames, calling `fn` for each. Returns the number read
- * (0 at end of input, see ls_capture_eof), or LS_EIO with errbuf naming the
+/* Reads up to `max` records, calling `fn` for each frame that passes the
+ * filter (`fn` may run script code, but must not close `cap`). Returns the
+ * number of records read (0 at end of input or after ls_capture_break: tell
+ * them apart with ls_capture_eof), or LS_EIO with errbuf naming the
  * file and the record where reading failed; frames before it were delivered. */
 int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void *ud,
                         char errbuf[LS_ERRBUF_SIZE]);
 
-/* True once the source is exhausted. */
+/* Makes a running ls_capture_dispatch return after the current frame; safe
+ * to call from the frame callback. The source is not at its end afterwards. */
+void ls_capture_break(struct ls_capture *cap);
+
+/* Checks that libpcap can compile `filter` (for Ethernet), before any file
+ * is opened. Returns 0, or LS_EINVAL with libpcap's message in errbuf. */
+int ls_capture_check_filter(const char *filter, char errbuf[LS_ERRBUF_SIZE]);
+
+/* True once the source is exhausted, or after a read error. */
 bool ls_capture_eof(const struct ls_capture *cap);
 
 /* The decoder's link type for this source (LS_LINK_UNSUPPORTED if unknown). */
@@ -36,7 +48,7 @@ enum ls_linktype ls_capture_linktype(const struct ls_capture *cap);
 /* libpcap's name of the source's link type ("EN10MB", ...). */
 const char *ls_capture_linktype_name(const struct ls_capture *cap);
 
-/* The path or interface name (borrowed). */
+/* The path or interface name (borrowed; "stdin" for "-"). */
 const char *ls_capture_name(const struct ls_capture *cap);
 
 /* Closes the source. */
