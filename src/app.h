@@ -26,10 +26,16 @@ struct ls_config {
     struct ls_flow_config flow;
 };
 
-/* Runs to completion. Returns 0; LS_ESCRIPT when the script failed to load;
- * LS_EIO/LS_ECAPTURE for a runtime failure (the message is in errbuf, and
- * everything before the failure was processed); LS_ESTOP when a --strict
- * script error stopped the run. */
+/* Runs to completion: reads cfg->files in order (connections carry on from
+ * one file to the next), then closes every connection with reason "end" and
+ * calls the script's `done`. `cfg` is borrowed for the call.
+ * Returns 0; LS_ESCRIPT when the script failed to load, or LS_EINVAL when
+ * libpcap rejects the capture filter (both before any packet is read);
+ * LS_EIO when a file could not be opened or read (each such failure is logged
+ * as it happens and the file skipped; everything readable was processed);
+ * LS_ESTOP when a --strict script error stopped the run; LS_ENOMEM.
+ * errbuf holds a message for the caller to print, or "" when the failure was
+ * already logged. */
 int ls_app_run(const struct ls_config *cfg, char errbuf[LS_ERRBUF_SIZE]);
 
 #endif

@@ -1,0 +1,408 @@
+/* app.c: the run as a whole, on a libuv loop. Reads the capture files in
+ * sequence in batches from an idle handle, so that signals are served between
+ * batches; passes each frame through decode, script timers, the `packet`
+ * handler and the flow table; and owns the shutdown order. The only file
+ * that includes uv.h. */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "log.h"
+#include "script.h"
+
+/* Records per idle tick: large enough to amortise the loop, small enough
+ * that a signal is answered quickly. */
+#define BATCH 256
+
+_Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode),
+               "struct ls_stats.decode is too small for enum ls_decode_status");
+
+struct ls_app {
+    const struct ls_config *cfg;
+    struct ls_log log;
+    uv_loop_t loop;
+    uv_idle_t idle;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    bool loop_ready;
+    struct ls_flow_table *ft;
+    struct ls_flow_hooks sh; /* the script's hooks, reached through fwd_* */
+    struct ls_script *s;
+    struct ls_stats *st;     /* the flow table's counters; the app adds its own */
+    struct ls_capture *cap;  /* the file being read, or NULL */
+    enum ls_linktype link;
+    bool packets;            /* the script has a `packet` handler */
+    size_t next_file;        /* index in cfg->files of the next file to open */
+    char *filter;            /* -f and sniff.filter() combined, or NULL */
+    bool stopping;           /* read no more: stop, -c count or a signal */
+    bool finished;           /* finish() has run */
+    bool failed;             /* a file could not be read: the run exits 1 */
+};
+
+/* ---- hooks -------------------------------------------------------------- */
+
+/* The flow table copies its hooks when it is created, but the script, which
+ * provides them, needs the table to exist first. So the table gets these
+ * forwarders, and they reach the script's hooks once it is loaded. */
+
+static bool fwd_open(void *ud, struct ls_conn *c)
+{
+    struct ls_app *a = ud;
+    return a->sh.open == NULL || a->sh.open(a->sh.ud, c);
+}
+
+static void fwd_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n)
+{
+    struct ls_app *a = ud;
+    if (a->sh.data != NULL)
+        a->sh.data(a->sh.ud, c, d, p, n);
+}
+
+static void fwd_gap(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n)
+{
+    struct ls_app *a = ud;
+    if (a->sh.gap != NULL)
+        a->sh.gap(a->sh.ud, c, d, n);
+}
+
+static void fwd_closed(void *ud, struct ls_conn *c, enum ls_close_reason why)
+{
+    struct ls_app *a = ud;
+    if (a->sh.closed != NULL)
+        a->sh.closed(a->sh.ud, c, why);
+}
+
+static void fwd_teardown(void *ud, struct ls_conn *c)
+{
+    struct ls_app *a = ud;
+    if (a->sh.teardown != NULL)
+        a->sh.teardown(a->sh.ud, c);
+}
+
+static void fwd_log(void *ud, enum ls_log_level level, struct ls_conn *c, const char *msg)
+{
+    struct ls_app *a = ud;
+    if (a->sh.log != NULL)
+        a->sh.log(a->sh.ud, level, c, msg);
+    else
+        ls_log(&a->log, level, "%s", msg);
+}
+
+/* ---- per frame ---------------------------------------------------------- */
+
+/* Fires the script timers due up to `ts`, each at its own deadline: the clock
+ * moves to the deadline first, so sniff.now() reads it and connections idle
+ * by then expire before the timer runs, exactly as on every replay. */
+static void run_timers(struct ls_app *a, double ts)
+{
+    double t, prev = -1.0;
+
+    while (!ls_script_stop_requested(a->s)) {
+        t = ls_script_next_timer(a->s);
+        /* A timer re-armed at the deadline just run waits for the next
+         * packet rather than spinning here. */
+        if (t < 0 || t > ts || t == prev)
+            break;
+        ls_flow_advance(a->ft, t);
+        ls_script_run_timers(a->s, t);
+        prev = t;
+    }
+}
+
+static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
+{
+    struct ls_app *a = ud;
+    struct ls_packet pkt;
+    enum ls_decode_status status;
+
+    a->st->packets++;
+    a->st->bytes += caplen;
+    status = ls_decode(a->link, data, caplen, wirelen, &pkt);
+    if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
+        a->st->decode[status]++;
+    if (status == LS_DECODE_TCP || (status == LS_DECODE_UDP && a->packets)) {
+        run_timers(a, ts);
+        if (a->packets && !ls_script_stop_requested(a->s)) {
+            /* The clock moves first, so that sniff.now() in the handler
+             * reads this packet's time. */
+            ls_flow_advance(a->ft, ts);
+            ls_script_packet(a->s, &pkt, ts);
+        }
+        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
+            ls_flow_input(a->ft, &pkt, ts);
+    }
+    if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {
+        a->stopping = true;
+        ls_capture_break(a->cap);
+    }
+}
+
+/* ---- sources and shutdown ----------------------------------------------- */
+
+/* Opens the next readable file with a supported link type. Files that fail
+ * are reported, skipped, and make the run fail; returns false when none are
+ * left. */
+static bool open_next(struct ls_app *a)
+{
+    char err[LS_ERRBUF_SIZE];
+
+    while (a->next_file < a->cfg->nfiles) {
+        const char *path = a->cfg->files[a->next_file++];
+
+        if (ls_capture_open_file(&a->cap, path, a->filter, err) != 0) {
+            ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+            a->failed = true;
+            continue;
+        }
+        a->link = ls_capture_linktype(a->cap);
+        if (a->link == LS_LINK_UNSUPPORTED) {
+            ls_log(&a->log, LS_LOG_ERROR, "%s: link type %s not supported, skipping file",
+                   ls_capture_name(a->cap), ls_capture_linktype_name(a->cap));
+            a->failed = true;
+            ls_capture_close(a->cap);
+            a->cap = NULL;
+            continue;
+        }
+        ls_log(&a->log, LS_LOG_INFO, "reading %s (link type %s)", ls_capture_name(a->cap),
+               ls_capture_linktype_name(a->cap));
+        return true;
+    }
+    return false;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    LS_UNUSED(arg);
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Input is over (end of files, stop, -c, signal): close what is still open,
+ * in creation order, then tell the script. Pending script timers do not
+ * fire: their time never came. Closing the handles lets uv_run return. */
+static void finish(struct ls_app *a)
+{
+    if (a->finished)
+        return;
+    a->finished = true;
+    uv_idle_stop(&a->idle);
+    ls_capture_close(a->cap);
+    a->cap = NULL;
+    ls_flow_finish(a->ft, LS_CLOSE_END);
+    ls_script_done(a->s);
+    uv_walk(&a->loop, close_walk, NULL);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct ls_app *a = h->data;
+    char err[LS_ERRBUF_SIZE];
+    int n;
+
+    if (a->stopping || ls_script_stop_requested(a->s)) {
+        finish(a);
+        return;
+    }
+    if (a->cap == NULL && !open_next(a)) {
+        finish(a);
+        return;
+    }
+    n = ls_capture_dispatch(a->cap, BATCH, on_frame, a, err);
+    if (n < 0) {
+        ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+        a->failed = true;
+    }
+    if (n < 0 || ls_capture_eof(a->cap)) {
+        ls_capture_close(a->cap);
+        a->cap = NULL;
+    }
+    if (a->stopping)
+        finish(a);
+}
+
+/* SIGINT/SIGTERM: the handlers are one-shot, so the default action is back
+ * the moment the signal arrives; a second one ends the process at once, even
+ * when a script is stuck and the loop never gets here. */
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct ls_app *a = h->data;
+
+    uv_signal_stop(&a->sigint);
+    uv_signal_stop(&a->sigterm);
+    ls_log(&a->log, LS_LOG_INFO, "caught %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    a->stopping = true;
+    finish(a);
+}
+
+/* ---- setup and teardown ------------------------------------------------- */
+
+static int make_filter(struct ls_app *a, char *errbuf)
+{
+    const char *f1 = a->cfg->filter, *f2 = ls_script_filter(a->s);
+    char err[LS_ERRBUF_SIZE];
+    size_t n;
+    int rc;
+
+    if (f1 != NULL && *f1 == '\0')
+        f1 = NULL;
+    if (f2 != NULL && *f2 == '\0')
+        f2 = NULL;
+    if (f1 == NULL && f2 == NULL)
+        return 0;
+    if (f1 == NULL || f2 == NULL) {
+        a->filter = strdup(f1 != NULL ? f1 : f2);
+    } else {
+        n = strlen(f1) + strlen(f2) + sizeof "() and ()";
+        if ((a->filter = malloc(n)) != NULL)
+            snprintf(a->filter, n, "(%s) and (%s)", f1, f2);
+    }
+    if (a->filter == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s", ls_strerror(LS_ENOMEM));
+        return LS_ENOMEM;
+    }
+    /* Reject a bad expression now, as a usage error, rather than once per file. */
+    rc = ls_capture_check_filter(a->filter, err);
+    if (rc != 0)
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s", err);
+    return rc;
+}
+
+static int setup_loop(struct ls_app *a, char *errbuf)
+{
+    int rc;
+
+    if ((rc = uv_loop_init(&a->loop)) != 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "event loop: %s", uv_strerror(rc));
+        return LS_ENOMEM;
+    }
+    a->loop_ready = true;
+    uv_idle_init(&a->loop, &a->idle);
+    uv_signal_init(&a->loop, &a->sigint);
+    uv_signal_init(&a->loop, &a->sigterm);
+    a->idle.data = a->sigint.data = a->sigterm.data = a;
+    uv_idle_start(&a->idle, on_idle);
+    /* Without signal handling the run still works; the default action of
+     * SIGINT then ends it without flushing. */
+    if ((rc = uv_signal_start_oneshot(&a->sigint, on_signal, SIGINT)) != 0 ||
+        (rc = uv_signal_start_oneshot(&a->sigterm, on_signal, SIGTERM)) != 0)
+        ls_log(&a->log, LS_LOG_WARN, "cannot handle signals: %s", uv_strerror(rc));
+    return 0;
+}
+
+static int setup(struct ls_app *a, char *errbuf)
+{
+    const struct ls_config *cfg = a->cfg;
+    const struct ls_flow_hooks fwd = {
+        .ud = a,
+        .open = fwd_open,
+        .data = fwd_data,
+        .gap = fwd_gap,
+        .closed = fwd_closed,
+        .teardown = fwd_teardown,
+        .log = fwd_log,
+    };
+    const struct ls_script_config scfg = {
+        .path = cfg->script,
+        .chunks = cfg->chunks,
+        .nchunks = cfg->nchunks,
+        .args = cfg->args,
+        .nargs = cfg->nargs,
+        .lua_dir = cfg->lua_dir,
+        .strict = cfg->strict,
+    };
+    int rc;
+
+    a->ft = ls_flow_new(&cfg->flow, &fwd);
+    if (a->ft == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s", ls_strerror(LS_ENOMEM));
+        return LS_ENOMEM;
+    }
+    a->st = ls_flow_stats(a->ft);
+    a->s = ls_script_new(&scfg, a->ft, &a->log, errbuf);
+    if (a->s == NULL)
+        return LS_ESCRIPT;
+    if ((rc = ls_script_load(a->s, errbuf)) != 0)
+        return rc;
+    ls_script_hooks(a->s, &a->sh);
+    a->packets = ls_script_wants_packets(a->s);
+    if ((rc = make_filter(a, errbuf)) != 0)
+        return rc;
+    return setup_loop(a, errbuf);
+}
+
+static void print_stats(const struct ls_app *a)
+{
+    const struct ls_stats *st = a->st;
+    uint64_t closed = 0;
+
+    for (size_t i = 0; i < LS_ARRAY_SIZE(st->closed); i++)
+        closed += st->closed[i];
+    ls_log(&a->log, LS_LOG_INFO,
+           "%llu packets (%llu TCP, %llu bytes), %llu connections (%llu closed, peak %llu), "
+           "%llu payload bytes, %llu gaps (%llu bytes), %llu script errors",
+           (unsigned long long)st->packets, (unsigned long long)st->decode[LS_DECODE_TCP],
+           (unsigned long long)st->bytes, (unsigned long long)st->connections,
+           (unsigned long long)closed, (unsigned long long)st->peak_active,
+           (unsigned long long)st->payload_bytes, (unsigned long long)st->gaps,
+           (unsigned long long)st->gap_bytes, (unsigned long long)st->script_errors);
+    if (ls_log_enabled(&a->log, LS_LOG_DEBUG))
+        for (int i = 0; i < LS_DECODE__COUNT; i++)
+            ls_log(&a->log, LS_LOG_DEBUG, "decode %s: %llu",
+                   ls_decode_status_name((enum ls_decode_status)i),
+                   (unsigned long long)st->decode[i]);
+    /* Without -v, handler errors still deserve a final word. */
+    if (!ls_log_enabled(&a->log, LS_LOG_INFO) && st->script_errors > 0)
+        ls_log(&a->log, LS_LOG_WARN, "%llu script errors", (unsigned long long)st->script_errors);
+}
+
+/* Releases everything in the fixed order: script (finalizers may still log),
+ * flow table, loop. Safe after a partial setup. */
+static void cleanup(struct ls_app *a)
+{
+    int rc;
+
+    ls_capture_close(a->cap);
+    a->cap = NULL;
+    if (a->loop_ready) {
+        uv_walk(&a->loop, close_walk, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        if ((rc = uv_loop_close(&a->loop)) != 0)
+            ls_log(&a->log, LS_LOG_WARN, "event loop: %s", uv_strerror(rc));
+    }
+    if (a->s != NULL)
+        ls_script_free(a->s);
+    if (a->finished)
+        print_stats(a);
+    if (a->ft != NULL)
+        ls_flow_free(a->ft);
+    free(a->filter);
+}
+
+int ls_app_run(const struct ls_config *cfg, char errbuf[LS_ERRBUF_SIZE])
+{
+    struct ls_app a;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    a.cfg = cfg;
+    errbuf[0] = '\0';
+    ls_log_init(&a.log, "luasniff", cfg->verbosity);
+    rc = setup(&a, errbuf);
+    if (rc == 0) {
+        uv_run(&a.loop, UV_RUN_DEFAULT);
+        if (ls_script_failed(a.s)) {
+            snprintf(errbuf, LS_ERRBUF_SIZE, "stopped after a script error (--strict)");
+            rc = LS_ESTOP;
+        } else if (a.failed) {
+            rc = LS_EIO; /* each failure was logged as it happened */
+        }
+    }
+    cleanup(&a);
+    return rc;
+}
