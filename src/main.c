@@ -1,0 +1,223 @@
+/* main.c: the command line. Parses options into a struct ls_config, runs the
+ * app, and maps its result to an exit status (0 done, 1 runtime failure,
+ * 2 usage or script load error). The only file that calls exit(). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+
+#define PROG "luasniff"
+
+static const char usage_text[] =
+    "usage: " PROG " [options] [SCRIPT.lua [script args...]]\n"
+    "  -r FILE              read a capture (pcap or pcapng; - for stdin); repeatable\n"
+    "  -f EXPR              BPF capture filter\n"
+    "  -c COUNT             stop after COUNT packets\n"
+    "  -e CODE              run a Lua chunk before SCRIPT; repeatable\n"
+    "  -q                   quieter: errors only, no summary\n"
+    "  -v                   more log (-v: summary at exit, -vv: debug)\n"
+    "  --idle-timeout SEC   close connections idle this long (default 300)\n"
+    "  --deliver ack|arrival    hand bytes to Lua when ACKed (default) or in order\n"
+    "  --overlap first|last     which copy wins when retransmitted bytes differ\n"
+    "  --max-connections N  connections tracked at once; the idlest is evicted\n"
+    "  --max-buffer BYTES   bytes held for reassembly in total (suffix k, M, G)\n"
+    "  --max-conn-buffer BYTES  bytes held per connection direction\n"
+    "  --strict             a script handler error stops the run (exit 1)\n"
+    "  --lua-path DIR       bundled Lua modules (default: $LS_LUA_PATH, then installed)\n"
+    "  --version, --help\n"
+    "Without a script, one summary line is printed per connection.\n"
+    "Exit status: 0 done, 1 runtime failure, 2 usage or script load error.\n";
+
+enum {
+    OPT_IDLE = 256,
+    OPT_DELIVER,
+    OPT_OVERLAP,
+    OPT_MAXCONN,
+    OPT_MAXBUF,
+    OPT_MAXCONNBUF,
+    OPT_STRICT,
+    OPT_LUAPATH,
+    OPT_VERSION,
+    OPT_HELP,
+};
+
+static const struct option longopts[] = {
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"deliver", required_argument, NULL, OPT_DELIVER},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"max-connections", required_argument, NULL, OPT_MAXCONN},
+    {"max-buffer", required_argument, NULL, OPT_MAXBUF},
+    {"max-conn-buffer", required_argument, NULL, OPT_MAXCONNBUF},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"lua-path", required_argument, NULL, OPT_LUAPATH},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Every command-line mistake ends here: one line naming the option. */
+static void LS_PRINTF(1, 2) usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs(PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* A positive integer no larger than `max`, with an optional binary suffix
+ * (k, M, G) when `suffixes` is set. */
+static uint64_t parse_count(const char *opt, const char *s, uint64_t max, bool suffixes)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (suffixes && end != s && *end != '\0' && end[1] == '\0') {
+        switch (*end) {
+        case 'k': case 'K': shift = 10; end++; break;
+        case 'm': case 'M': shift = 20; end++; break;
+        case 'g': case 'G': shift = 30; end++; break;
+        }
+    }
+    if (errno != 0 || end == s || *end != '\0' || *s == '-' || v == 0 ||
+        (shift > 0 && v > (UINT64_MAX >> shift)) || ((uint64_t)v << shift) > max)
+        usage_error("%s: expected a positive number%s, got '%s'", opt,
+                    suffixes ? " (suffix k, M or G allowed)" : "", s);
+    return (uint64_t)v << shift;
+}
+
+static double parse_seconds(const char *opt, const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0)
+        usage_error("%s: expected a positive number of seconds, got '%s'", opt, s);
+    return v;
+}
+
+/* --lua-path, else $LS_LUA_PATH, else the installed directory if present,
+ * else the source tree, so that a fresh build runs in place. */
+static const char *lua_dir(const char *opt)
+{
+    const char *env = getenv("LS_LUA_PATH");
+    struct stat sb;
+
+    if (opt != NULL)
+        return opt;
+    if (env != NULL && *env != '\0')
+        return env;
+    if (stat(LS_LUA_DIR_DEFAULT, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return LS_LUA_DIR_DEFAULT;
+    return LS_LUA_DIR_SOURCE;
+}
+
+int main(int argc, char **argv)
+{
+    struct ls_config cfg = {0};
+    const char **files = calloc((size_t)argc, sizeof *files);
+    const char **chunks = calloc((size_t)argc, sizeof *chunks);
+    const char *luapath = NULL;
+    char errbuf[LS_ERRBUF_SIZE];
+    struct ls_log lg;
+    bool quiet = false;
+    int verbose = 0, c, rc;
+
+    if (files == NULL || chunks == NULL) {
+        fputs(PROG ": out of memory\n", stderr);
+        return 1;
+    }
+    ls_flow_config_default(&cfg.flow);
+    opterr = 0; /* our messages name the option and fit on one line */
+    /* "+": stop at the script name, so its own arguments are left alone. */
+    while ((c = getopt_long(argc, argv, "+:r:f:c:e:qvi:w:Z:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': files[cfg.nfiles++] = optarg; break;
+        case 'f': cfg.filter = optarg; break;
+        case 'c': cfg.count = parse_count("-c", optarg, UINT64_MAX, false); break;
+        case 'e': chunks[cfg.nchunks++] = optarg; break;
+        case 'q': quiet = true; break;
+        case 'v': verbose++; break;
+        case 'i': usage_error("-i: live capture is not supported yet; use -r FILE"); break;
+        case 'w': usage_error("-w: writing captures is not supported"); break;
+        case 'Z': usage_error("-Z: only meaningful with live capture, not supported yet"); break;
+        case OPT_IDLE: cfg.flow.idle_timeout = parse_seconds("--idle-timeout", optarg); break;
+        case OPT_DELIVER:
+            if (strcmp(optarg, "ack") == 0)
+                cfg.flow.deliver = LS_DELIVER_ACK;
+            else if (strcmp(optarg, "arrival") == 0)
+                cfg.flow.deliver = LS_DELIVER_ARRIVAL;
+            else
+                usage_error("--deliver: expected ack or arrival, got '%s'", optarg);
+            break;
+        case OPT_OVERLAP:
+            if (strcmp(optarg, "first") == 0)
+                cfg.flow.overlap = LS_OVERLAP_FIRST;
+            else if (strcmp(optarg, "last") == 0)
+                cfg.flow.overlap = LS_OVERLAP_LAST;
+            else
+                usage_error("--overlap: expected first or last, got '%s'", optarg);
+            break;
+        case OPT_MAXCONN:
+            cfg.flow.max_connections =
+                (uint32_t)parse_count("--max-connections", optarg, UINT32_MAX, false);
+            break;
+        case OPT_MAXBUF:
+            cfg.flow.max_buffer = (size_t)parse_count("--max-buffer", optarg, SIZE_MAX, true);
+            break;
+        case OPT_MAXCONNBUF:
+            cfg.flow.max_conn_buffer =
+                (size_t)parse_count("--max-conn-buffer", optarg, SIZE_MAX, true);
+            break;
+        case OPT_STRICT: cfg.strict = true; break;
+        case OPT_LUAPATH: luapath = optarg; break;
+        case 'V':
+        case OPT_VERSION: printf(PROG " %s\n", LS_VERSION); exit(0);
+        case 'h':
+        case OPT_HELP: fputs(usage_text, stdout); exit(0);
+        case ':': usage_error("%s: needs an argument", argv[optind - 1]); break;
+        default:
+            if (optopt != 0)
+                usage_error("-%c: unknown option (see --help)", optopt);
+            usage_error("%s: unknown option (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        cfg.script = argv[optind];
+        cfg.args = argv + optind + 1;
+        cfg.nargs = argc - optind - 1;
+    }
+    if (cfg.nfiles == 0)
+        usage_error("no input: give -r FILE (see --help)");
+    cfg.files = files;
+    cfg.chunks = chunks;
+    cfg.lua_dir = lua_dir(luapath);
+    cfg.verbosity = quiet ? -1 : verbose;
+
+    rc = ls_app_run(&cfg, errbuf);
+    ls_log_init(&lg, PROG, cfg.verbosity);
+    if (rc != 0 && errbuf[0] != '\0')
+        ls_log(&lg, LS_LOG_ERROR, "%s", errbuf);
+    free(files);
+    free(chunks);
+    if (rc == 0)
+        return 0;
+    return rc == LS_ESCRIPT || rc == LS_EINVAL ? 2 : 1;
+}
