@@ -22,7 +22,12 @@ enum ls_linktype {
     LS_LINK_SLL2,     /* DLT_LINUX_SLL2 */
 };
 
-/* Outcome of decoding one packet. Only LS_DECODE_TCP fills the TCP fields. */
+/* Outcome of decoding one packet. Only LS_DECODE_TCP fills the TCP fields.
+ * UDP fills addresses, ports and payload. OTHER_L4 and FRAGMENT fill af,
+ * addresses, ttl and l4proto (for an IPv6 fragment, the header that follows
+ * the fragment header). Truncated means the wire had the bytes but the
+ * capture cut them; malformed means a length field claims bytes the wire
+ * never had, or a field is impossible. */
 enum ls_decode_status {
     LS_DECODE_TCP = 0,   /* a TCP segment: every field of ls_packet is valid */
     LS_DECODE_UDP,       /* a UDP datagram: addresses, ports and payload valid */
@@ -60,13 +65,15 @@ struct ls_packet {
     uint32_t ack;
     uint8_t flags; /* LS_TCP_* */
     uint16_t window; /* raw, unscaled */
-    int8_t wscale;   /* window scale option on a SYN, -1 when absent */
+    int8_t wscale;   /* window scale option on a SYN, -1 when absent; shifts
+                      * above 14 read as 14 (RFC 7323 2.3) */
     uint16_t mss;    /* MSS option on a SYN, 0 when absent */
     /* Payload bytes present in the capture. Trailing link padding beyond the
      * IP length is never included. */
     const uint8_t *payload;
     uint32_t payload_len;
-    /* Payload bytes the IP header claims but the capture cut (snaplen). */
+    /* Payload bytes the IP (or UDP) header claims but the capture cut
+     * (snaplen): a gap for reassembly, never data. */
     uint32_t payload_missing;
     /* IP-level facts */
     uint16_t vlan_depth;
@@ -75,7 +82,9 @@ struct ls_packet {
 
 /* Decodes `caplen` captured bytes of a frame whose original length was
  * `wirelen`, with link type `link`. Fills `pkt` (borrowing `data`) and
- * returns a status; never reads outside data[0..caplen). */
+ * returns a status; never reads outside data[0..caplen). A wirelen below
+ * caplen is taken as caplen; data may be NULL when caplen is 0. Link padding
+ * past the IP length is dropped. Never calls into Lua. */
 enum ls_decode_status ls_decode(enum ls_linktype link, const uint8_t *data, size_t caplen,
                                 size_t wirelen, struct ls_packet *pkt);
 
