@@ -139,8 +139,12 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
         return 0;
     if (n < 0) {
         cap->eof = true;
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: read error after record %llu: %s", cap->name,
-                 (unsigned long long)cap->records, pcap_geterr(cap->p));
+        if (cap->records == 0)
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: read error before the first record: %s",
+                     cap->name, pcap_geterr(cap->p));
+        else
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: read error after record %llu: %s", cap->name,
+                     (unsigned long long)cap->records, pcap_geterr(cap->p));
         return LS_EIO;
     }
     if (n == 0)
