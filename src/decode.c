@@ -453,9 +453,9 @@ static enum ls_decode_status link_layer(enum ls_linktype link, struct span *s,
 static void start(struct span *s, struct ls_packet *pkt, const uint8_t *data, size_t caplen,
                   size_t wirelen)
 {
+    static const uint8_t none[1]; /* a valid base for an empty capture */
     memset(pkt, 0, sizeof *pkt);
     pkt->wscale = -1;
-    static const uint8_t none[1];
     ls_cursor_init(&s->c, data ? data : none, data ? caplen : 0);
     /* libpcap guarantees caplen <= len; a caller breaking that gets the
      * captured length as the wire length rather than an unsigned wrap. */
