@@ -1,0 +1,2 @@
+sniff.on("done", function() print("done") end)
+error("refusing to start")
