@@ -1,0 +1,267 @@
+/* test_reasm.c: the per-direction reassembler on its own, with exact bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pool.h"
+#include "reasm.h"
+
+struct out {
+    char text[4096]; /* delivered bytes, gaps shown as [gap N] */
+    size_t len;
+    int conflicts;
+};
+
+static void o_data(void *ud, uint64_t off, const uint8_t *p, size_t n)
+{
+    struct out *o = ud;
+    (void)off;
+    if (o->len + n >= sizeof o->text)
+        return; /* large tests check the counters instead */
+    memcpy(o->text + o->len, p, n);
+    o->len += n;
+    o->text[o->len] = 0;
+}
+
+static void o_gap(void *ud, uint64_t off, uint64_t n)
+{
+    struct out *o = ud;
+    (void)off;
+    if (o->len + 32 >= sizeof o->text)
+        return;
+    o->len += (size_t)snprintf(o->text + o->len, sizeof o->text - o->len, "[gap %llu]",
+                               (unsigned long long)n);
+}
+
+static void o_conflict(void *ud, uint64_t off, size_t n)
+{
+    struct out *o = ud;
+    (void)off;
+    (void)n;
+    o->conflicts++;
+}
+
+static const struct ls_reasm_ops ops = {o_data, o_gap, o_conflict};
+
+struct fx {
+    struct ls_pool pool;
+    struct ls_reasm_ctx ctx;
+    struct ls_reasm r;
+    struct out o;
+};
+
+static void setup(struct fx *f, uint64_t limit, enum ls_overlap ov, size_t max_held,
+                  size_t pool_cap)
+{
+    memset(f, 0, sizeof *f);
+    ls_pool_init(&f->pool, pool_cap);
+    f->ctx.pool = &f->pool;
+    f->ctx.ops = &ops;
+    f->ctx.overlap = ov;
+    f->ctx.max_held = max_held;
+    ls_reasm_init(&f->r, 100, limit);
+}
+
+static void add(struct fx *f, uint64_t off, const char *s)
+{
+    ls_reasm_add(&f->r, &f->ctx, &f->o, off, (const uint8_t *)s, strlen(s));
+}
+
+static void teardown_fx(struct fx *f)
+{
+    ls_reasm_discard(&f->r, &f->ctx);
+    assert_int_equal(f->pool.in_use, 0);
+    ls_pool_close(&f->pool);
+}
+
+static void in_order_is_zero_copy(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    add(&f, 100, "abc");
+    add(&f, 103, "def");
+    assert_string_equal(f.o.text, "abcdef");
+    assert_int_equal(f.pool.peak, 0); /* never buffered */
+    assert_int_equal(f.r.delivered, 6);
+    teardown_fx(&f);
+}
+
+static void out_of_order_and_every_permutation(void **state)
+{
+    (void)state;
+    const char *parts[4] = {"ab", "cde", "f", "ghij"};
+    const uint64_t offs[4] = {100, 102, 105, 106};
+    int perm[24][4], np = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (int d = 0; d < 4; d++)
+                    if (a != b && a != c && a != d && b != c && b != d && c != d) {
+                        perm[np][0] = a, perm[np][1] = b, perm[np][2] = c, perm[np][3] = d;
+                        np++;
+                    }
+    for (int i = 0; i < np; i++) {
+        struct fx f;
+        setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+        for (int k = 0; k < 4; k++)
+            add(&f, offs[perm[i][k]], parts[perm[i][k]]);
+        assert_string_equal(f.o.text, "abcdefghij");
+        teardown_fx(&f);
+    }
+}
+
+static void overlap_policies(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20); /* nothing deliverable yet */
+    add(&f, 102, "CDEF");
+    add(&f, 100, "abcdXYgh"); /* overlaps "CDEF" with different bytes */
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 108);
+    assert_string_equal(f.o.text, "abCDEFgh");
+    assert_int_equal(f.o.conflicts, 1);
+    teardown_fx(&f);
+
+    setup(&f, 100, LS_OVERLAP_LAST, 1 << 20, 1 << 20);
+    add(&f, 102, "CDEF");
+    add(&f, 100, "abcdXYgh");
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 108);
+    assert_string_equal(f.o.text, "abcdXYgh");
+    assert_int_equal(f.o.conflicts, 1);
+    teardown_fx(&f);
+}
+
+static void old_bytes_are_final(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, UINT64_MAX, LS_OVERLAP_LAST, 1 << 20, 1 << 20);
+    add(&f, 100, "hello");
+    add(&f, 98, "xxHELLOworld"); /* below next: trimmed, even under "last" */
+    assert_string_equal(f.o.text, "helloworld");
+    teardown_fx(&f);
+}
+
+static void limit_gates_delivery(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    add(&f, 100, "abcdef");
+    assert_int_equal(f.o.len, 0);
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 103);
+    assert_string_equal(f.o.text, "abc");
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 101); /* never lowers */
+    add(&f, 106, "g");
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 107);
+    assert_string_equal(f.o.text, "abcdefg");
+    teardown_fx(&f);
+}
+
+static void skip_and_flush_report_gaps(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    add(&f, 100, "ab");
+    add(&f, 105, "fg");
+    add(&f, 110, "kl");
+    assert_int_equal(ls_reasm_contig_end(&f.r), 102);
+    assert_int_equal(ls_reasm_held_end(&f.r), 112);
+    ls_reasm_skip_to(&f.r, &f.ctx, &f.o, 106); /* hole 102-104, then 'f' and held 'g' */
+    assert_string_equal(f.o.text, "ab[gap 3]fg");
+    ls_reasm_flush(&f.r, &f.ctx, &f.o);
+    assert_string_equal(f.o.text, "ab[gap 3]fg[gap 3]kl");
+    assert_int_equal(f.r.gap_bytes, 6);
+    assert_int_equal(f.r.delivered, 6);
+    teardown_fx(&f);
+}
+
+static void per_direction_cap_forces_out(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, 10, 1 << 20);
+    for (int i = 0; i < 100; i++) {
+        char b[2] = {(char)('a' + i % 26), 0};
+        add(&f, 102 + (uint64_t)i * 2, b); /* a hole before every byte */
+        assert_true(f.r.held <= 10);
+    }
+    ls_reasm_flush(&f.r, &f.ctx, &f.o);
+    assert_int_equal(f.r.delivered, 100);
+    assert_int_equal(f.r.gap_bytes, 2 + 99); /* 100-101, then one before each byte */
+    teardown_fx(&f);
+}
+
+static void pool_cap_bounds_memory(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_FIRST, (size_t)1 << 30, 64 * 1024);
+    static uint8_t chunk[1000];
+    memset(chunk, 'z', sizeof chunk);
+    for (int i = 0; i < 1000; i++) {
+        ls_reasm_add(&f.r, &f.ctx, &f.o, 100 + (uint64_t)i * 1000, chunk, sizeof chunk);
+        assert_true(f.pool.in_use <= 64 * 1024);
+    }
+    assert_true(f.ctx.forced > 0);
+    ls_reasm_flush(&f.r, &f.ctx, &f.o);
+    assert_int_equal(f.r.delivered + f.r.gap_bytes, 1000 * 1000);
+    teardown_fx(&f);
+}
+
+static void rebase_before_delivery(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    add(&f, 100, "def");
+    ls_reasm_rebase(&f.r, 97);
+    add(&f, 97, "abc");
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 103);
+    assert_string_equal(f.o.text, "abcdef");
+    ls_reasm_rebase(&f.r, 50); /* too late: bytes were delivered */
+    assert_int_equal(f.r.next, 103);
+    teardown_fx(&f);
+}
+
+static void large_segment_spans_blocks(void **state)
+{
+    (void)state;
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    static uint8_t big[300000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)('A' + (i * 7 + i / 251) % 26);
+    ls_reasm_add(&f.r, &f.ctx, &f.o, 100, big, sizeof big); /* more than one pool block */
+    assert_int_equal(f.r.held, sizeof big);
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 100 + 2000);
+    assert_int_equal(f.o.len, 2000);
+    assert_memory_equal(f.o.text, big, 2000);
+    assert_int_equal(f.r.held, sizeof big - 2000);
+    teardown_fx(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(in_order_is_zero_copy),
+        cmocka_unit_test(out_of_order_and_every_permutation),
+        cmocka_unit_test(overlap_policies),
+        cmocka_unit_test(old_bytes_are_final),
+        cmocka_unit_test(limit_gates_delivery),
+        cmocka_unit_test(skip_and_flush_report_gaps),
+        cmocka_unit_test(per_direction_cap_forces_out),
+        cmocka_unit_test(pool_cap_bounds_memory),
+        cmocka_unit_test(rebase_before_delivery),
+        cmocka_unit_test(large_segment_spans_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
