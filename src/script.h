@@ -12,6 +12,30 @@
 #include "flow.h"
 
 struct ls_log;
+struct ls_packet;
+
+/* The events a script can handle; the names are part of the Lua API
+ * (sniff.on(name, fn)). X-macro so the enum and the name table agree. */
+#define LS_HANDLER_MAP(XX)               \
+    XX(CONNECTION, "connection")         \
+    XX(SENT_DATA, "sent_data")           \
+    XX(RECEIVED_DATA, "received_data")   \
+    XX(GAP, "gap")                       \
+    XX(CLOSED, "closed")                 \
+    XX(TEARDOWN, "teardown")             \
+    XX(LOG, "log")                       \
+    XX(PACKET, "packet")                 \
+    XX(DONE, "done")
+
+enum ls_handler {
+#define XX(name, s) LS_H_##name,
+    LS_HANDLER_MAP(XX)
+#undef XX
+        LS_H__COUNT
+};
+
+/* Returns the Lua-visible name of an event ("sent_data", ...). */
+const char *ls_script_handler_name(enum ls_handler h);
 
 struct ls_script_config {
     const char *path;          /* script file, "-" for stdin; NULL: only chunks or the built-in */
@@ -21,6 +45,7 @@ struct ls_script_config {
     int nargs;
     const char *lua_dir;       /* directory of the bundled modules (lua/) */
     bool strict;               /* a handler error stops the run (exit 1) */
+    size_t max_memory;         /* bytes the Lua state may hold; 0: no limit */
 };
 
 struct ls_script;
@@ -36,20 +61,45 @@ struct ls_script *ls_script_new(const struct ls_script_config *cfg, struct ls_fl
  * traceback in errbuf. */
 int ls_script_load(struct ls_script *s, char errbuf[LS_ERRBUF_SIZE]);
 
-/* Fills `hooks` so that flow-table events reach the script's handlers. */
+/* Runs `len` bytes of Lua source as the script, with chunk name `name`
+ * ("@file.lua" to report errors as file.lua:LINE). Same protection, error
+ * reporting and return values as ls_script_load; used by ls_script_load for
+ * the built-in script, and by tests. Calls into Lua. */
+int ls_script_load_buffer(struct ls_script *s, const char *code, size_t len, const char *name,
+                          char errbuf[LS_ERRBUF_SIZE]);
+
+/* Fills `hooks` (ud = s) so that flow-table events reach the script's
+ * handlers. The hooks call into Lua, may call ls_flow_ignore and
+ * ls_flow_request_close on the connection they are given, and expect
+ * `teardown` for every connection whose `open` hook ran (even when it
+ * returned false): that is where the script's box is detached. */
 void ls_script_hooks(struct ls_script *s, struct ls_flow_hooks *hooks);
+
+/* True when the script registered a `packet` handler (the app can skip
+ * ls_script_packet otherwise). */
+bool ls_script_wants_packets(const struct ls_script *s);
+
+/* Calls the `packet` handler, if any, with a table describing `pkt`
+ * (borrowed) captured at `ts`. Calls into Lua. */
+void ls_script_packet(struct ls_script *s, const struct ls_packet *pkt, double ts);
 
 /* Capture filter set by sniff.filter() while loading, or NULL (borrowed). */
 const char *ls_script_filter(const struct ls_script *s);
 
 /* Capture time of the earliest pending sniff.after/every timer, or a
- * negative value when none is pending. */
-double ls_script_next_timer(const struct ls_script *s);
+ * negative value when none is pending or the clock has not started (timers
+ * made while loading count from the first packet's time, which is fixed on
+ * the first call here, to a hook or to ls_script_packet that sees a non-zero
+ * clock). */
+double ls_script_next_timer(struct ls_script *s);
 
-/* Fires, in deadline order, every timer due at or before `now`. */
+/* Fires, in deadline order, every timer due at or before `now` (a capture
+ * time). Timers created or rescheduled by these callbacks fire at a later
+ * call at the earliest, so one call never loops. Calls into Lua. */
 void ls_script_run_timers(struct ls_script *s, double now);
 
-/* Calls the `done` handler with the final stats. */
+/* Calls the `done` handler with the final stats (after every teardown).
+ * Calls into Lua. */
 void ls_script_done(struct ls_script *s);
 
 /* True once sniff.stop() was called, or a handler failed under --strict. */
@@ -57,6 +107,13 @@ bool ls_script_stop_requested(const struct ls_script *s);
 
 /* True when a handler failed under --strict (the run must exit 1). */
 bool ls_script_failed(const struct ls_script *s);
+
+/* Bytes currently allocated by the Lua state. */
+size_t ls_script_memory(const struct ls_script *s);
+
+/* Number of values on the Lua stack between calls; always 0 unless the host
+ * is broken (exposed for tests). */
+int ls_script_stack_top(const struct ls_script *s);
 
 /* Closes the Lua state. Connections must have been torn down before. */
 void ls_script_free(struct ls_script *s);

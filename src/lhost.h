@@ -1,0 +1,123 @@
+/* lhost.h: internals shared by the three Lua binding files (script.c: state
+ * and dispatch, lconn.c: connection boxes, llib.c: the `sniff` module and
+ * timers). Not a public header: nothing outside those files includes it. */
+#ifndef LS_LHOST_H
+#define LS_LHOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "script.h"
+
+#if LUA_VERSION_NUM != 504
+#error "luasniff needs Lua 5.4"
+#endif
+
+struct ls_conn;
+struct ls_packet;
+
+/* Metatable names, visible to scripts through __name. */
+#define LS_CONN_MT "luasniff.conn"
+#define LS_TIMER_MT "luasniff.timer"
+
+/* A pending sniff.after/every timer. It lives in a Lua userdata (the handle
+ * the script gets), kept alive by `self` while it is pending; its function
+ * is the userdata's user value 1. Lua's collector never moves objects, so
+ * the heap may point at it. */
+struct ls_timer {
+    double deadline;  /* capture time; relative delay while s->unanchored */
+    double interval;  /* > 0 for sniff.every, 0 for sniff.after */
+    uint64_t seq;     /* scheduling order: FIFO among equal deadlines */
+    size_t pos;       /* index in s->heap, or LS_TIMER_IDLE */
+    int self;         /* registry ref of the handle while pending */
+};
+
+#define LS_TIMER_IDLE ((size_t)-1)
+
+struct ls_script {
+    lua_State *L;
+    struct ls_flow_table *ft;  /* borrowed */
+    const struct ls_log *lg;   /* borrowed */
+    struct ls_script_config cfg;
+    int ref[LS_H__COUNT];      /* registry refs of the global handlers, or LUA_NOREF */
+    char *filter;              /* sniff.filter(), malloc'd */
+    size_t mem, mem_peak;      /* bytes held by the Lua state */
+    int depth;                 /* dispatches in progress: 0 or 1 */
+    bool loading;              /* the script's main chunk is running */
+    bool loaded;               /* ls_script_load finished */
+    bool stop;                 /* sniff.stop() or a --strict failure */
+    bool failed;               /* a handler failed under --strict */
+    bool warn_on;              /* Lua warnings are logged ("@on"/"@off") */
+    size_t warn_len;
+    char warn[256];            /* a warning being assembled from pieces */
+    /* timers: binary min-heap on (deadline, seq) */
+    struct ls_timer **heap;
+    size_t nheap, capheap;
+    uint64_t timer_seq;
+    bool unanchored;           /* deadlines are relative: the clock has not started */
+};
+
+/* One C -> Lua call, described on the caller's stack and read by the
+ * trampoline under protection. */
+struct ls_call {
+    struct ls_script *s;
+    enum ls_handler h;         /* event (ignored for timers) */
+    struct ls_conn *c;         /* connection argument, or NULL */
+    const char *str;           /* data bytes, direction, reason or message */
+    size_t len;                /* length of str */
+    const char *str2;          /* log level name */
+    uint64_t num;              /* gap size */
+    bool timer;                /* fire the timer whose handle is `tref` instead */
+    int tref;                  /* registry ref of that handle */
+    const struct ls_packet *pkt;
+    double ts;
+    bool ret;                  /* `connection`: false when the script returned false */
+};
+
+/* The single entry point from C into Lua (script.c): runs `a` under
+ * lua_pcall with the traceback message handler and applies the error
+ * policy. Returns 0, or LS_ESCRIPT when the handler raised. */
+int ls_script_dispatch(struct ls_script *s, struct ls_call *a);
+
+/* Handler names, indexed by enum ls_handler, NULL-terminated (script.c). */
+extern const char *const ls_handler_names[LS_H__COUNT + 1];
+
+/* lconn.c. Creates the "luasniff.conn" metatable. Raises on memory error. */
+void ls_lconn_init(lua_State *L);
+
+/* Pushes the box of `c`, creating it (and c->lua_ref) on first use. Raises
+ * on memory error: call protected. */
+void ls_lconn_push(lua_State *L, struct ls_script *s, struct ls_conn *c);
+
+/* Pushes c's own handler for `h` (set with conn:on) and returns true, or
+ * pushes nothing and returns false. */
+bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h);
+
+/* Detaches c's box (snapshot, box->c = NULL, unref). Allocates nothing, so
+ * it is safe unprotected. */
+void ls_lconn_detach(lua_State *L, struct ls_conn *c);
+
+/* llib.c. Creates the `sniff` table (and the timer metatable) and leaves it
+ * on the stack. Raises on memory error. */
+void ls_llib_open(lua_State *L, struct ls_script *s);
+
+/* Pushes the sniff.stats() table. Raises on memory error. */
+void ls_llib_push_stats(lua_State *L, struct ls_script *s);
+
+/* Pushes the table given to the `packet` handler. Raises on memory error. */
+void ls_llib_push_packet(lua_State *L, const struct ls_packet *pkt, double ts);
+
+/* True when the value at `idx` can be called (function, or __call). */
+bool ls_llib_callable(lua_State *L, int idx);
+
+/* Starts the timers' clock at `now` if it has not started yet. */
+void ls_llib_anchor(struct ls_script *s, double now);
+
+/* Drops every pending timer (at ls_script_free). */
+void ls_llib_timers_free(struct ls_script *s);
+
+#endif
