@@ -1,0 +1,350 @@
+/* lconn.c: the connection object scripts see. A userdata box pointing at the
+ * C connection until teardown, then at a snapshot of its read-only fields
+ * (liolib's closed-file pattern). C owns the connection; Lua owns the box. */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "conn.h"
+#include "decode.h"
+#include "flow.h"
+#include "lhost.h"
+
+/* The read-only fields, as they were at teardown. */
+struct lsnap {
+    uint64_t id;
+    uint64_t cbytes, sbytes;
+    double start, last;
+    enum ls_conn_state state;
+    enum ls_close_reason why;
+    unsigned flags;
+    uint16_t cport, sport;
+    uint8_t af;
+    uint8_t cip[16], sip[16];
+};
+
+/* User values: 1 = the script's fields, 2 = conn:on handlers by event + 1.
+ * Both tables are created on first use. */
+struct lbox {
+    struct ls_conn *c; /* NULL once torn down */
+    struct ls_script *s;
+    struct lsnap snap;
+};
+
+enum { UV_FIELDS = 1, UV_HANDLERS = 2 };
+
+enum field {
+    F_ID, F_CLIENT_IP, F_CLIENT_PORT, F_SERVER_IP, F_SERVER_PORT, F_STATE, F_START_TIME,
+    F_LAST_ACTIVITY, F_CLIENT_BYTES, F_SERVER_BYTES, F_CLOSE_REASON, F_IGNORED, F_MIDSTREAM,
+    F__COUNT
+};
+
+static const char *const fields[F__COUNT] = {
+    "id", "client_ip", "client_port", "server_ip", "server_port", "state", "start_time",
+    "last_activity", "client_bytes", "server_bytes", "close_reason", "ignored", "midstream",
+};
+
+static void take(struct lsnap *o, const struct ls_conn *c)
+{
+    o->id = c->id;
+    o->cbytes = ls_conn_bytes(c, LS_DIR_C2S);
+    o->sbytes = ls_conn_bytes(c, LS_DIR_S2C);
+    o->start = c->start_time;
+    o->last = c->last_activity;
+    o->state = c->state;
+    o->why = c->close_reason;
+    o->flags = c->flags;
+    o->cport = c->client_port;
+    o->sport = c->server_port;
+    o->af = c->af;
+    memcpy(o->cip, c->client_ip, sizeof o->cip);
+    memcpy(o->sip, c->server_ip, sizeof o->sip);
+}
+
+/* The fields to read: live while attached, the snapshot afterwards. */
+static const struct lsnap *view(const struct lbox *b, struct lsnap *tmp)
+{
+    if (b->c == NULL)
+        return &b->snap;
+    take(tmp, b->c);
+    return tmp;
+}
+
+static int findfield(const char *k)
+{
+    for (int i = 0; i < F__COUNT; i++) {
+        if (strcmp(k, fields[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static struct lbox *checkbox(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, LS_CONN_MT);
+}
+
+/* Acting methods need the live connection (liolib's tofile). */
+static struct lbox *checkconn(lua_State *L, int idx)
+{
+    struct lbox *b = checkbox(L, idx);
+    if (b->c == NULL)
+        luaL_error(L, "connection is torn down");
+    return b;
+}
+
+/* "a.b.c.d:port" or "[v6]:port" into buf. */
+static void endpoint(char *buf, size_t size, uint8_t af, const uint8_t ip[16], uint16_t port)
+{
+    char a[64];
+    ls_addr_format(af, ip, a, sizeof a);
+    snprintf(buf, size, af == 6 ? "[%s]:%u" : "%s:%u", a, (unsigned)port);
+}
+
+static void puship(lua_State *L, uint8_t af, const uint8_t ip[16])
+{
+    char a[64];
+    lua_pushstring(L, ls_addr_format(af, ip, a, sizeof a));
+}
+
+static void pushfield(lua_State *L, const struct lsnap *v, enum field f)
+{
+    switch (f) {
+    case F_ID:
+        lua_pushinteger(L, (lua_Integer)v->id);
+        break;
+    case F_CLIENT_IP:
+        puship(L, v->af, v->cip);
+        break;
+    case F_CLIENT_PORT:
+        lua_pushinteger(L, v->cport);
+        break;
+    case F_SERVER_IP:
+        puship(L, v->af, v->sip);
+        break;
+    case F_SERVER_PORT:
+        lua_pushinteger(L, v->sport);
+        break;
+    case F_STATE:
+        lua_pushstring(L, ls_conn_state_name(v->state));
+        break;
+    case F_START_TIME:
+        lua_pushnumber(L, v->start);
+        break;
+    case F_LAST_ACTIVITY:
+        lua_pushnumber(L, v->last);
+        break;
+    case F_CLIENT_BYTES:
+        lua_pushinteger(L, (lua_Integer)v->cbytes);
+        break;
+    case F_SERVER_BYTES:
+        lua_pushinteger(L, (lua_Integer)v->sbytes);
+        break;
+    case F_CLOSE_REASON:
+        if (v->why == LS_CLOSE_NONE)
+            lua_pushnil(L);
+        else
+            lua_pushstring(L, ls_close_reason_name(v->why));
+        break;
+    case F_IGNORED:
+        lua_pushboolean(L, (v->flags & LS_CONN_IGNORED) != 0);
+        break;
+    case F_MIDSTREAM:
+        lua_pushboolean(L, (v->flags & LS_CONN_MIDSTREAM) != 0);
+        break;
+    case F__COUNT:
+        lua_pushnil(L);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Metamethods
+ * ------------------------------------------------------------------------ */
+
+/* Built-in fields first, then methods (upvalue 1), then the script's own. */
+static int conn_index(lua_State *L)
+{
+    struct lbox *b = checkbox(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        int f = findfield(lua_tostring(L, 2));
+        if (f >= 0) {
+            struct lsnap tmp;
+            pushfield(L, view(b, &tmp), (enum field)f);
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+            return 1;
+        lua_pop(L, 1);
+    }
+    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE)
+        return 1; /* nil: no script field was ever set */
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int conn_newindex(lua_State *L)
+{
+    checkbox(L, 1);
+    luaL_checkany(L, 3);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        lua_pushvalue(L, 2);
+        if (findfield(k) >= 0 || lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+            return luaL_error(L, "connection field '%s' is read-only", k);
+        lua_pop(L, 1);
+    }
+    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_FIELDS);
+    }
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3); /* raises on a nil or NaN key, as tables do */
+    return 0;
+}
+
+static int conn_tostring(lua_State *L)
+{
+    struct lbox *b = checkbox(L, 1);
+    struct lsnap tmp;
+    const struct lsnap *v = view(b, &tmp);
+    char cl[80], sv[80];
+    endpoint(cl, sizeof cl, v->af, v->cip, v->cport);
+    endpoint(sv, sizeof sv, v->af, v->sip, v->sport);
+    lua_pushfstring(L, "conn#%I %s -> %s", (lua_Integer)v->id, cl, sv);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Methods
+ * ------------------------------------------------------------------------ */
+
+/* conn:on(event, fn|nil): this connection's own handler, in place of the
+ * global one. Only events that concern one connection after it opened. */
+static int conn_on(lua_State *L)
+{
+    struct lbox *b = checkconn(L, 1);
+    int h = luaL_checkoption(L, 2, NULL, ls_handler_names);
+    luaL_argcheck(L, h == LS_H_SENT_DATA || h == LS_H_RECEIVED_DATA || h == LS_H_GAP ||
+                         h == LS_H_CLOSED || h == LS_H_TEARDOWN,
+                  2, "not a per-connection event");
+    luaL_checkany(L, 3);
+    bool set = !lua_isnil(L, 3);
+    if (set)
+        luaL_argexpected(L, ls_llib_callable(L, 3), 3, "function");
+    if (lua_getiuservalue(L, 1, UV_HANDLERS) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, LS_H__COUNT, 0);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_HANDLERS);
+    }
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, h + 1);
+    /* The bit is the hot path's gate; set it only once the table holds fn. */
+    if (set)
+        b->c->lua_handlers |= 1u << h;
+    else
+        b->c->lua_handlers &= ~(1u << h);
+    return 0;
+}
+
+static int conn_ignore(lua_State *L)
+{
+    struct lbox *b = checkconn(L, 1);
+    ls_flow_ignore(b->s->ft, b->c);
+    return 0;
+}
+
+static int conn_close(lua_State *L)
+{
+    struct lbox *b = checkconn(L, 1);
+    ls_flow_request_close(b->s->ft, b->c);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Host side
+ * ------------------------------------------------------------------------ */
+
+void ls_lconn_init(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"on", conn_on},
+        {"ignore", conn_ignore},
+        {"close", conn_close},
+        {NULL, NULL},
+    };
+    luaL_newmetatable(L, LS_CONN_MT);
+    luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, conn_index, 1);
+    lua_setfield(L, -3, "__index");
+    lua_pushcclosure(L, conn_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, conn_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "connection");
+    lua_setfield(L, -2, "__metatable"); /* scripts cannot swap it */
+    lua_pop(L, 1);
+}
+
+void ls_lconn_push(lua_State *L, struct ls_script *s, struct ls_conn *c)
+{
+    /* Registry refs are > 0; a negative (or zeroed) lua_ref means no box. */
+    if (c->lua_ref > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+        return;
+    }
+    struct lbox *b = lua_newuserdatauv(L, sizeof *b, 2);
+    memset(b, 0, sizeof *b);
+    b->c = c;
+    b->s = s;
+    luaL_setmetatable(L, LS_CONN_MT);
+    lua_pushvalue(L, -1);
+    c->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h)
+{
+    if (!(c->lua_handlers & (1u << h)) || c->lua_ref <= 0)
+        return false;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+    if (lua_getiuservalue(L, -1, UV_HANDLERS) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return false;
+    }
+    if (lua_rawgeti(L, -1, (lua_Integer)h + 1) == LUA_TNIL) {
+        lua_pop(L, 3);
+        return false;
+    }
+    lua_replace(L, -3); /* leaves just the function */
+    lua_pop(L, 1);
+    return true;
+}
+
+void ls_lconn_detach(lua_State *L, struct ls_conn *c)
+{
+    /* Only stack reads, plain stores and luaL_unref (which rewrites
+     * existing registry slots): nothing allocates, so nothing can raise. */
+    if (c->lua_ref > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+        struct lbox *b = lua_touserdata(L, -1);
+        if (b != NULL) {
+            take(&b->snap, c);
+            b->c = NULL;
+            lua_pushnil(L); /* let conn:on closures be collected */
+            lua_setiuservalue(L, -2, UV_HANDLERS);
+        }
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, c->lua_ref);
+    }
+    c->lua_ref = LUA_NOREF;
+    c->lua_handlers = 0;
+}
