@@ -36,7 +36,7 @@ foreach(txt IN LISTS inputs)
   execute_process(COMMAND "${MKPCAP}" "${txt}" "${WORK}/${stem}.pcap"
     RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${name}: mkpcap failed on ${txt}:\n${err}")
+    message(FATAL_ERROR "${name}: mkpcap failed (${rc}) on ${txt}:\n${err}")
   endif()
 endforeach()
 
