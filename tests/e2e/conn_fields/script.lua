@@ -5,7 +5,7 @@ local kept
 sniff.on("connection", function(c)
   c.requests = 0
   kept = c
-  p("connection", c.id, type(tostring(c)))
+  p("connection", c.id, tostring(c), tostring(c.midstream))
 end)
 sniff.on("sent_data", function(c, d)
   c.requests = c.requests + 1
@@ -22,4 +22,9 @@ sniff.on("done", function(stats)
     return kept.id, kept.client_ip, kept.client_bytes, kept.state, kept.last_activity, tostring(kept)
   end)
   p("done", tostring(ok), kept.requests, type(stats), stats.connections)
+  -- After teardown: final values, script fields writable, methods raise.
+  kept.requests = kept.requests + 1
+  local mok, merr = pcall(kept.ignore, kept)
+  p("kept", kept.id, kept.state, kept.close_reason, kept.client_bytes, kept.server_bytes,
+    kept.requests, tostring(mok), tostring(merr):match("connection is torn down") or merr)
 end)
