@@ -34,6 +34,9 @@ for f in $files; do
   "$bin" -q -r "$shared/captures/$f" "$src/tests/diff/streams.lua" "$d" \
     > "$d/manifest" 2> "$d/stderr"
   echo "$?" > "$d/rc"
+  if grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$d/stderr"; then
+    echo "FAIL: sanitizer report for $f:"; cat "$d/stderr"; exit 1
+  fi
   (cd "$d" && ls | grep -E '^[0-9]+\.(c2s|s2c)$' | LC_ALL=C sort | xargs -r sha256sum) > "$d/sha"
   # One line per connection: file id cip cport sip sport c2s_bytes c2s_sha s2c_bytes s2c_sha
   awk -F'\t' -v f="$f" -v OFS='\t' '
