@@ -126,14 +126,15 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     status = ls_decode(a->link, data, caplen, wirelen, &pkt);
     if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
         a->st->decode[status]++;
-    if (status == LS_DECODE_TCP || (status == LS_DECODE_UDP && a->packets)) {
-        run_timers(a, ts);
-        if (a->packets && !ls_script_stop_requested(a->s)) {
-            /* The clock moves first, so that sniff.now() in the handler
-             * reads this packet's time. */
-            ls_flow_advance(a->ft, ts);
+    /* Every frame moves the capture clock, whatever it carries, so that
+     * timers and idle expiry keep time through stretches without TCP. The
+     * clock moves before the `packet` handler so that sniff.now() there
+     * reads this packet's time (ls_flow_input would move it the same way). */
+    run_timers(a, ts);
+    if (!ls_script_stop_requested(a->s)) {
+        ls_flow_advance(a->ft, ts);
+        if (a->packets && (status == LS_DECODE_TCP || status == LS_DECODE_UDP))
             ls_script_packet(a->s, &pkt, ts);
-        }
         if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
             ls_flow_input(a->ft, &pkt, ts);
     }
