@@ -29,6 +29,7 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 #define LS_CONN_ANNOUNCED 0x04u /* the `connection` event has been delivered */
 #define LS_CONN_DEAD      0x08u /* torn down; kept only to absorb stray packets */
 #define LS_CONN_CLOSE_REQ 0x10u /* something asked for it to be closed at a safe point */
+#define LS_CONN_RESET     0x20u /* an acceptable RST was seen; closes after a grace period */
 
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {
@@ -72,11 +73,14 @@ struct ls_conn {
     /* --- owned by the TCP tracker --- */
     struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */
     uint32_t busy;        /* >0 while a caller holds the connection: no release */
+    uint8_t reset_dir;    /* sender of the RST, with LS_CONN_RESET */
 
     /* --- owned by the flow table --- */
     struct ls_conn *hash_next;
     struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */
     struct ls_conn *order_prev, *order_next; /* by creation */
+    struct ls_conn *reset_prev, *reset_next; /* resetting, by deadline */
+    double reset_deadline;
     uint32_t hash;
 };
 

@@ -22,6 +22,9 @@
 /* How long a torn-down connection absorbs stray packets (TIME-WAIT is 2 MSL,
  * 60 s on Linux); shortened by a shorter idle timeout. */
 #define DEAD_LINGER 60.0
+/* How long after an RST the other side's segments still in flight are
+ * delivered before the connection closes (a generous round trip). */
+#define RST_GRACE 1.0
 
 struct slab {
     struct slab *next;
@@ -52,6 +55,7 @@ struct ls_flow_table {
     struct list order; /* live, by creation */
     struct list age;   /* live, least recently active first */
     struct list dead;  /* dead, oldest first (linked through age_*) */
+    struct list resetting; /* RST seen, by deadline (linked through reset_*) */
 };
 
 /* ---- intrusive lists ---- */
@@ -301,6 +305,12 @@ static void release(struct ls_flow_table *ft, struct ls_conn *c)
 /* Ends a live connection: flush, `closed`, `teardown`, then it lingers dead. */
 static void close_conn(struct ls_flow_table *ft, struct ls_conn *c, enum ls_close_reason why)
 {
+    if (c->flags & LS_CONN_RESET) {
+        LIST_REMOVE(&ft->resetting, c, reset_prev, reset_next);
+        c->flags &= ~LS_CONN_RESET;
+        if (why != LS_CLOSE_EVICTED)
+            why = LS_CLOSE_RST; /* it ended with the reset, whatever came after */
+    }
     c->busy++;
     ls_tcp_flush(&ft->tcp, c);
     c->state = LS_STATE_CLOSED;
@@ -436,6 +446,8 @@ void ls_flow_advance(struct ls_flow_table *ft, double ts)
     struct ls_conn *c;
     while ((c = ft->age.head) && c->last_activity + idle < ft->now && c->busy == 0)
         close_conn(ft, c, LS_CLOSE_TIMEOUT);
+    while ((c = ft->resetting.head) && c->reset_deadline <= ft->now && c->busy == 0)
+        close_conn(ft, c, LS_CLOSE_RST);
     double linger = idle < DEAD_LINGER ? idle : DEAD_LINGER;
     while ((c = ft->dead.head) && c->last_activity + linger < ft->now)
         release(ft, c);
@@ -487,8 +499,14 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
     c->busy++;
     enum ls_tcp_verdict v = ls_tcp_input(&ft->tcp, c, (enum ls_dir)dir, pkt);
     c->busy--;
-    if (v == LS_TCP_CLOSE)
+    if (v == LS_TCP_CLOSE) {
         close_conn(ft, c, c->close_reason);
+    } else if (v == LS_TCP_RESET) {
+        c->reset_deadline = ft->now + RST_GRACE;
+        LIST_PUSH(&ft->resetting, c, reset_prev, reset_next);
+    } else if (v == LS_TCP_UNRESET) {
+        LIST_REMOVE(&ft->resetting, c, reset_prev, reset_next);
+    }
     else if ((c->flags & LS_CONN_IGNORED) && (c->half[0].rs.head || c->half[1].rs.head))
         ls_tcp_discard(&ft->tcp, c);
     if (ft->pending)

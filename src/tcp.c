@@ -152,6 +152,8 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
     if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST)) != LS_TCP_SYN)
         return false;
     const struct ls_half *h = &c->half[dir];
+    if (c->flags & (LS_CONN_RESET | LS_CONN_DEAD))
+        return !(h->syn_seen && h->isn == pkt->seq + 1); /* a retry after a refusal */
     if (c->state < LS_STATE_ESTABLISHED && dir == LS_DIR_C2S)
         return false; /* still connecting: a retry of the same attempt */
     if (dir == LS_DIR_C2S && h->syn_seen && h->isn == pkt->seq + 1)
@@ -176,8 +178,11 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     /* A reset from a side that never sent anything (a refused SYN): it
      * must acknowledge what the other side sent. */
     if ((pkt->flags & LS_TCP_ACK) && peer->seq_known) {
+        /* RFC 9293 3.10.7.3: in SYN-SENT an ACK at or below the ISN, or
+         * past anything sent, is not acceptable. */
         uint64_t a = seq_off(peer, pkt->ack);
-        return a + win >= peer->rs.next && a <= seen_end(peer) + 1;
+        uint64_t lo = peer->syn_seen ? LS_TCP_OFF0 : peer->rs.next;
+        return a >= lo && a <= seen_end(peer) + 1;
     }
     return true;
 }
@@ -319,6 +324,8 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         ls_tcp_discard(t, c);
 
     if (fl & LS_TCP_RST) {
+        if (c->flags & LS_CONN_RESET)
+            return LS_TCP_CONTINUE; /* a reset answering in-flight data */
         if (!rst_acceptable(c, dir, pkt)) {
             t->stats->rst_ignored++;
             return LS_TCP_CONTINUE;
@@ -332,8 +339,20 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
             if (at > h->max_end && !far(at, h->max_end))
                 h->max_end = at;
         }
-        c->close_reason = LS_CLOSE_RST;
-        return LS_TCP_CLOSE;
+        c->flags |= LS_CONN_RESET;
+        c->reset_dir = (uint8_t)dir;
+        return LS_TCP_RESET;
+    }
+
+    /* A stack that sent a reset says nothing more on the connection: if
+     * its side goes on, the reset was forged (same sequence numbers, but
+     * not the endpoint's). The other side's segments already in flight
+     * are still delivered during the grace period. */
+    enum ls_tcp_verdict verdict = LS_TCP_CONTINUE;
+    if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir) {
+        c->flags &= ~LS_CONN_RESET;
+        t->stats->rst_ignored++;
+        verdict = LS_TCP_UNRESET;
     }
 
     if (fl & LS_TCP_SYN)
@@ -382,7 +401,7 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         c->close_reason = LS_CLOSE_FIN;
         return LS_TCP_CLOSE;
     }
-    return LS_TCP_CONTINUE;
+    return verdict;
 }
 
 void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
@@ -395,8 +414,8 @@ void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
             continue;
         }
         /* Bytes known to exist but never seen (a FIN, an RST or an ACK past
-         * them) are reported as a gap too, so the counts add up. An ACK
-         * without a FIN may cover an uncaptured FIN, hence the -1. */
+         * them) are reported as a gap too, so the counts add up. (An ACK
+         * covering a FIN the capture lost counts that FIN as one byte.) */
         uint64_t end = ls_reasm_held_end(&h->rs);
         if (h->max_end > end)
             end = h->max_end;
@@ -405,8 +424,8 @@ void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
                 end = h->fin_off;
         } else {
             uint64_t acked = acked_off(h, &c->half[!d]);
-            if (acked > end + 1 && !far(acked, end))
-                end = acked - 1;
+            if (acked > end && !far(acked, end))
+                end = acked;
         }
         ls_reasm_skip_to(&h->rs, &t->rctx, &u, end);
     }

@@ -433,6 +433,8 @@ static void rst_in_window_and_spoofed(void **state)
     assert_null(strstr(e->rec.buf, "closed"));
     seg(e, C, S, "PA", 1004, 5004, "more");
     seg(e, S, C, "R", 5004, 0, NULL); /* in window: ends it, held bytes first */
+    assert_null(strstr(e->rec.buf, "closed")); /* after the in-flight grace period */
+    ls_flow_advance(e->ft, e->ts + 1.5);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "data 1 c2s abc\n"
               "data 1 s2c xyz\n"
@@ -448,10 +450,62 @@ static void refused_connection(void **state)
     LS_UNUSED(state);
     struct env *e = env_new(NULL);
     seg(e, C, S, "S", 1000, 0, NULL);
+    seg(e, S, C, "RA", 0, 1000, NULL); /* acks the ISN, not the SYN: not acceptable */
     seg(e, S, C, "RA", 0, 1001, NULL);
+    ls_flow_advance(e->ft, e->ts + 1.5);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "closed 1 rst\n"
               "teardown 1\n");
+    env_free(e);
+}
+
+static void rst_grace_and_forged_rst(void **state)
+{
+    LS_UNUSED(state);
+    struct ls_flow_config cfg = cfg_with(LS_DELIVER_ARRIVAL, LS_OVERLAP_FIRST);
+    struct env *e = env_new(&cfg);
+    handshake(e, 1000, 5000);
+    seg(e, C, S, "PA", 1001, 5001, "abc");
+    seg(e, S, C, "RA", 5001, 1004, NULL);  /* exact sequence number, but forged: */
+    seg(e, S, C, "PA", 5001, 1004, "ok");  /* the server goes on talking */
+    seg(e, C, S, "PA", 1004, 5003, "def");
+    e->ts += 5;
+    ls_flow_advance(e->ft, e->ts);
+    assert_null(strstr(e->rec.buf, "closed"));
+    assert_int_equal(ls_flow_stats(e->ft)->rst_ignored, 1);
+    seg(e, S, C, "R", 5003, 0, NULL);      /* a real one this time */
+    seg(e, C, S, "PA", 1007, 5003, "ghi"); /* already in flight: still delivered */
+    seg(e, S, C, "R", 5003, 0, NULL);      /* the answer to it */
+    seg_at(e, e->ts + 1.5, "10.0.0.3:1", S, "S", 1, 0, NULL);
+    EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
+              "data 1 c2s abc\n"
+              "data 1 s2c ok\n"
+              "data 1 c2s defghi\n"
+              "closed 1 rst\n"
+              "teardown 1\n"
+              "open 2 10.0.0.3:1>10.0.0.2:80\n");
+    finish(e);
+    env_free(e);
+}
+
+static void retry_after_refusal(void **state)
+{
+    LS_UNUSED(state);
+    struct env *e = env_new(NULL);
+    seg(e, C, S, "S", 1000, 0, NULL);
+    seg(e, S, C, "RA", 0, 1001, NULL);
+    seg(e, C, S, "S", 2000, 0, NULL); /* connect() tries again, within the grace */
+    seg(e, S, C, "SA", 7000, 2001, NULL);
+    seg(e, C, S, "PA", 2001, 7001, "hi");
+    seg(e, S, C, "A", 7001, 2003, NULL);
+    finish(e);
+    EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
+              "closed 1 rst\n"
+              "teardown 1\n"
+              "open 2 10.0.0.1:40000>10.0.0.2:80\n"
+              "data 2 c2s hi\n"
+              "closed 2 end\n"
+              "teardown 2\n");
     env_free(e);
 }
 
@@ -764,6 +818,8 @@ int main(void)
         cmocka_unit_test(half_close),
         cmocka_unit_test(rst_in_window_and_spoofed),
         cmocka_unit_test(refused_connection),
+        cmocka_unit_test(rst_grace_and_forged_rst),
+        cmocka_unit_test(retry_after_refusal),
         cmocka_unit_test(midstream_pickup),
         cmocka_unit_test(midstream_heuristic_ports),
         cmocka_unit_test(port_reuse_new_connection),
