@@ -23,6 +23,8 @@ struct ls_seg {
 };
 
 #define SEG_HDR offsetof(struct ls_seg, data)
+/* Block size for bytes that continue the stream in order (see insert_piece). */
+#define IN_ORDER_BLOCK 8192
 
 static inline uint64_t seg_end(const struct ls_seg *s)
 {
@@ -102,9 +104,14 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
         size_t got;
         if (r->held + chunk > ctx->max_held)
             return false;
-        /* Ask for room for a full-size segment so that following in-order
-         * segments can be appended into the same block. */
-        size_t want = SEG_HDR + (chunk < 1500 ? 1500 : chunk);
+        /* A piece that continues the stream in order is usually followed
+         * by more: give it room for several segments, so they are appended
+         * to one block and an ACK releases them in one delivery. Pieces
+         * past a hole get just what they need. */
+        size_t room = chunk;
+        if (off == ls_reasm_held_end(r) && room < IN_ORDER_BLOCK - SEG_HDR)
+            room = IN_ORDER_BLOCK - SEG_HDR;
+        size_t want = SEG_HDR + room;
         struct ls_seg *s = ls_pool_alloc(ctx->pool, want, &got);
         if (!s)
             s = ls_pool_alloc(ctx->pool, SEG_HDR + chunk, &got);
