@@ -53,18 +53,23 @@ struct ls_half {
 enum { LS_BASE_NONE = 0, LS_BASE_SYN, LS_BASE_ACK, LS_BASE_DATA };
 
 struct ls_conn {
+    /* --- owned by the flow table; first, so that a hash lookup reads one
+     * cache line: the chain link, the hash and the endpoints --- */
+    struct ls_conn *hash_next;
+    uint32_t hash;
+
     /* --- read by scripts (through the box) --- */
-    uint64_t id;          /* unique, increasing in creation order */
+    uint16_t client_port;
+    uint16_t server_port;
     uint8_t af;           /* 4 or 6 */
     uint8_t client_ip[16];
     uint8_t server_ip[16];
-    uint16_t client_port;
-    uint16_t server_port;
+    unsigned flags;       /* LS_CONN_* */
+    uint64_t id;          /* unique, increasing in creation order */
     enum ls_conn_state state;
     enum ls_close_reason close_reason;
     double start_time;    /* capture time of the first packet */
     double last_activity; /* capture time of the latest packet */
-    unsigned flags;       /* LS_CONN_* */
 
     /* --- owned by the script host --- */
     int lua_ref;          /* registry ref of the box, or a negative value */
@@ -76,12 +81,10 @@ struct ls_conn {
     uint8_t reset_dir;    /* sender of the RST, with LS_CONN_RESET */
 
     /* --- owned by the flow table --- */
-    struct ls_conn *hash_next;
     struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */
     struct ls_conn *order_prev, *order_next; /* by creation */
     struct ls_conn *reset_prev, *reset_next; /* resetting, by deadline */
     double reset_deadline;
-    uint32_t hash;
 };
 
 /* Bytes delivered so far in direction `d`. */

@@ -440,8 +440,13 @@ static struct ls_conn *create(struct ls_flow_table *ft, const struct ls_packet *
 
 void ls_flow_advance(struct ls_flow_table *ft, double ts)
 {
-    if (ts > ft->now)
-        ft->now = ts;
+    if (ts <= ft->now) {
+        /* Nothing can expire while the clock stands still. */
+        if (ft->pending)
+            run_pending_closes(ft);
+        return;
+    }
+    ft->now = ts;
     double idle = ft->cfg.idle_timeout;
     struct ls_conn *c;
     while ((c = ft->age.head) && c->last_activity + idle < ft->now && c->busy == 0)
