@@ -72,15 +72,6 @@ static const struct lsnap *view(const struct lbox *b, struct lsnap *tmp)
     return tmp;
 }
 
-static int findfield(const char *k)
-{
-    for (int i = 0; i < F__COUNT; i++) {
-        if (strcmp(k, fields[i]) == 0)
-            return i;
-    }
-    return -1;
-}
-
 static struct lbox *checkbox(lua_State *L, int idx)
 {
     return luaL_checkudata(L, idx, LS_CONN_MT);
@@ -164,22 +155,22 @@ static void pushfield(lua_State *L, const struct lsnap *v, enum field f)
  * Metamethods
  * ------------------------------------------------------------------------ */
 
-/* Built-in fields first, then methods (upvalue 1), then the script's own. */
+/* Built-in fields first, then methods, then the script's own. Upvalue 1
+ * maps each built-in name to its field number or its method, so a lookup
+ * is one table access on an interned string. */
 static int conn_index(lua_State *L)
 {
     struct lbox *b = checkbox(L, 1);
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        int f = findfield(lua_tostring(L, 2));
-        if (f >= 0) {
-            struct lsnap tmp;
-            pushfield(L, view(b, &tmp), (enum field)f);
-            return 1;
-        }
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-            return 1;
-        lua_pop(L, 1);
+    lua_pushvalue(L, 2);
+    int t = lua_rawget(L, lua_upvalueindex(1));
+    if (t == LUA_TNUMBER) {
+        struct lsnap tmp;
+        pushfield(L, view(b, &tmp), (enum field)lua_tointeger(L, -1));
+        return 1;
     }
+    if (t != LUA_TNIL)
+        return 1; /* a method */
+    lua_pop(L, 1);
     if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE)
         return 1; /* nil: no script field was ever set */
     lua_pushvalue(L, 2);
@@ -191,13 +182,10 @@ static int conn_newindex(lua_State *L)
 {
     checkbox(L, 1);
     luaL_checkany(L, 3);
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *k = lua_tostring(L, 2);
-        lua_pushvalue(L, 2);
-        if (findfield(k) >= 0 || lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-            return luaL_error(L, "connection field '%s' is read-only", k);
-        lua_pop(L, 1);
-    }
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return luaL_error(L, "connection field '%s' is read-only", lua_tostring(L, 2));
+    lua_pop(L, 1);
     if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
@@ -283,6 +271,10 @@ void ls_lconn_init(lua_State *L)
     };
     luaL_newmetatable(L, LS_CONN_MT);
     luaL_newlib(L, methods);
+    for (int i = 0; i < F__COUNT; i++) {
+        lua_pushinteger(L, i);
+        lua_setfield(L, -2, fields[i]);
+    }
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, conn_index, 1);
     lua_setfield(L, -3, "__index");
