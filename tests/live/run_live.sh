@@ -1,7 +1,9 @@
 #!/bin/sh
 # run_live.sh: one live-capture test on the loopback interface.
-#   sh run_live.sh LUASNIFF LSNET SRCDIR WORKDIR CASE
+#   sh run_live.sh LUASNIFF LSNET SRCDIR WORKDIR CASE [MKPCAP]
 # CASE is one of:
+#   wfile    (no capture needed) -w while reading files, -f and -c: replaying
+#            the written file prints the same.
 #   basic    capture lsnet's basic scenario (2 MiB up, 1 MiB down, FIN; then
 #            a reset connection); the script must see exactly those bytes
 #            and events; also writes -w and checks that a replay with -r
@@ -13,7 +15,7 @@
 # Exits 0 on success, 1 on failure, 77 (ctest's skip) where the machine does
 # not allow capture. Every wait is bounded; the whole test ends within ~30 s.
 set -u
-BIN=$1 LSNET=$2 SRC=$3 WORK=$4 CASE=$5
+BIN=$1 LSNET=$2 SRC=$3 WORK=$4 CASE=$5 MKPCAP=${6:-}
 SCRIPT=$SRC/tests/live/streams.lua
 LSPID= TOOLPID= DOGPID=
 
@@ -40,6 +42,26 @@ waitfor() {
 }
 
 rm -rf "$WORK" && mkdir -p "$WORK/out" || exit 1
+
+if [ "$CASE" = wfile ]; then
+    cp "$SRC/tests/e2e/events.lua" "$WORK/" && cd "$WORK" || exit 1
+    "$MKPCAP" "$SRC/tests/e2e/multi_file/packets.txt" a.pcap &&
+        "$MKPCAP" "$SRC/tests/e2e/multi_file/packets2.txt" b.pcap || fail "mkpcap"
+    for c in "" "-c 5"; do
+        # shellcheck disable=SC2086
+        "$BIN" -r a.pcap -r b.pcap -f "tcp port 80" $c -w copy.pcap events.lua >first.out \
+            2>first.err || fail "run with -w $c: $(cat first.err)"
+        "$BIN" -r copy.pcap events.lua >replay.out 2>replay.err || fail "replay $c"
+        diff -u first.out replay.out || fail "replay of -w $c differs"
+        [ -s first.out ] || fail "no output"
+    done
+    "$BIN" -r a.pcap -w "$WORK/no/such/dir/x.pcap" -e '' >/dev/null 2>w.err
+    rc=$?
+    [ "$rc" = 1 ] || fail "unwritable -w: exit $rc"
+    grep -q "^luasniff: error: -w $WORK/no/such/dir/x.pcap: " w.err || fail "message: $(cat w.err)"
+    echo "ok ($CASE)"
+    exit 0
+fi
 
 # Can this machine capture at all? sniff.stop() while loading ends the run
 # at the first tick.

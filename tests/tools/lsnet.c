@@ -151,6 +151,8 @@ static void basic_server(int lfd)
     writeall(fd, down, DOWN);
     read_eof(fd);
     close(fd);
+    free(up);
+    free(down);
     fd = take(lfd);
     readall(fd, b, sizeof rst - 1);
     /* Linger 0: close sends RST instead of FIN. */
@@ -180,6 +182,8 @@ static void basic_client(int port)
     close(fd);
     put("exp/1.sent", up, sizeof req - 1 + UP);
     put("exp/1.received", down, sizeof rep - 1 + DOWN);
+    free(up);
+    free(down);
 
     fd = dial(port);
     writeall(fd, rst, sizeof rst - 1);
