@@ -248,6 +248,7 @@ static void on_idle(uv_idle_t *h)
     }
     a->reading = a->cap;
     n = ls_capture_dispatch(a->cap, BATCH, on_frame, a, err);
+    a->reading = NULL;
     if (n < 0) {
         ls_log(&a->log, LS_LOG_ERROR, "%s", err);
         a->failed = true;

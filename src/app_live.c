@@ -225,7 +225,9 @@ int ls_live_start(struct ls_live *l, uv_loop_t *loop, const struct ls_live_hooks
     }
     l->alive = l->n;
     l->running = true;
-    uv_timer_start(&l->tick, on_tick, TICK_MAX_MS, 0);
+    /* The first tick starts the capture clock: timers set while loading
+     * count from the start of the capture, even on a quiet link. */
+    uv_timer_start(&l->tick, on_tick, 1, 0);
     return 0;
 }
 
