@@ -10,6 +10,9 @@
 #            prints the same and sees the same bytes.
 #   sigint   a connection held open; SIGINT must close it with reason "end",
 #            run teardown and done, print the drop counts and exit 0.
+#   quiet    on a quiet link the wall clock moves the capture clock: a held
+#            connection times out (--idle-timeout 1) and sniff.after and
+#            sniff.every fire with no packet at all.
 #   dropuser -Z nobody: the process has no root left while capture goes on.
 #   errors   a missing interface, a bad -Z user: one line, exit 1, no script.
 # Exits 0 on success, 1 on failure, 77 (ctest's skip) where the machine does
@@ -157,6 +160,30 @@ sigint)
     grep -q "caught SIGINT" "$WORK/live.err" || fail "SIGINT not reported"
     grep -q "lo: [0-9]* packets received by filter" "$WORK/live.err" ||
         fail "no drop counts on stderr"
+    ;;
+quiet)
+    start hold "--idle-timeout 1"
+    touch "$WORK/go"
+    waitfor '[ -f "$WORK/exchanged" ]' 100 || fail "lsnet did not exchange"
+    waitfor 'grep -q "^teardown	1" "$WORK/live.out"' 50 || fail "no idle timeout on a quiet link"
+    stop
+    touch "$WORK/stop"
+    wait "$TOOLPID" || fail "lsnet failed: $(cat "$WORK/lsnet.err")"
+    TOOLPID=
+    sed 's/	end	/	timeout	/' "$WORK/expected.out" >"$WORK/expected.quiet"
+    diff -u "$WORK/expected.quiet" "$WORK/live.out" || fail "script output differs"
+    same_bytes "$WORK/out" 1
+    # Timers with no packet: port 9 on lo carries nothing here.
+    "$BIN" -i lo -f "tcp port 9 and tcp port 7" -e '
+        local n = 0
+        sniff.after(0.3, function() print("after") end)
+        sniff.every(0.2, function() n = n + 1; if n == 3 then print("every"); sniff.stop() end end)
+        sniff.on("done", function() print("done") end)' >"$WORK/timers.out" 2>"$WORK/timers.err" &
+    LSPID=$!
+    waitfor '! kill -0 $LSPID 2>/dev/null' 50 || fail "timers did not stop the run"
+    wait "$LSPID" || fail "timers run failed: $(cat "$WORK/timers.err")"
+    LSPID=
+    printf 'after\nevery\ndone\n' | diff -u - "$WORK/timers.out" || fail "timers output"
     ;;
 dropuser)
     id nobody >/dev/null 2>&1 || { echo "SKIP: no user nobody"; exit 77; }
