@@ -1,8 +1,9 @@
 /* app.c: the run as a whole, on a libuv loop. Reads the capture files in
  * sequence in batches from an idle handle, so that signals are served between
- * batches; passes each frame through decode, script timers, the `packet`
- * handler and the flow table; and owns the shutdown order. The only file
- * that includes uv.h. */
+ * batches, or live interfaces as they become readable (app_live.c); passes
+ * each frame through decode, script timers, the `packet` handler and the flow
+ * table; and owns the setup and shutdown order. With app_live.c, the only
+ * file that includes uv.h. */
 #include "app.h"
 
 #include <stdio.h>
@@ -11,14 +12,26 @@
 
 #include <uv.h>
 
+#include "app_live.h"
 #include "capture.h"
 #include "decode.h"
 #include "log.h"
+#include "priv.h"
 #include "script.h"
 
 /* Records per idle tick: large enough to amortise the loop, small enough
  * that a signal is answered quickly. */
 #define BATCH 256
+/* Batches per readiness of a live interface: the level-triggered poll comes
+ * back for the rest, after the other interfaces, timers and signals. */
+#define LIVE_BATCHES 8
+/* How far the capture clock stays behind the wall clock on a quiet link, so
+ * that a frame the kernel stamped just before a tick is not behind the clock
+ * when it is read. Without immediate mode frames wait up to the kernel's
+ * buffer timeout. */
+#define LIVE_LAG 0.005
+/* Longest wait between wall-clock ticks when no script timer is due sooner. */
+#define LIVE_TICK_MS 250
 
 _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode),
                "struct ls_stats.decode is too small for enum ls_decode_status");
@@ -43,6 +56,9 @@ struct ls_app {
     bool stopping;           /* read no more: stop, -c count or a signal */
     bool finished;           /* finish() has run */
     bool failed;             /* a file could not be read: the run exits 1 */
+    struct ls_live *live;    /* -i interfaces, or NULL */
+    struct ls_dump *dump;    /* -w file, or NULL */
+    struct ls_capture *reading; /* the source in ls_capture_dispatch */
 };
 
 /* ---- hooks -------------------------------------------------------------- */
@@ -140,7 +156,7 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {
         a->stopping = true;
-        ls_capture_break(a->cap);
+        ls_capture_break(a->reading);
     }
 }
 
@@ -152,6 +168,7 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
 static bool open_next(struct ls_app *a)
 {
     char err[LS_ERRBUF_SIZE];
+    int rc;
 
     while (a->next_file < a->cfg->nfiles) {
         const char *path = a->cfg->files[a->next_file++];
@@ -168,6 +185,20 @@ static bool open_next(struct ls_app *a)
             a->failed = true;
             ls_capture_close(a->cap);
             a->cap = NULL;
+            continue;
+        }
+        if (a->cfg->write_file != NULL &&
+            (rc = ls_capture_dump_attach(a->cap, &a->dump, a->cfg->write_file, err)) != 0) {
+            ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+            a->failed = true;
+            ls_capture_close(a->cap);
+            a->cap = NULL;
+            /* Without the file there is nothing left to do; a file of
+             * another link type is only skipped. */
+            if (rc != LS_EINVAL) {
+                a->stopping = true;
+                return false;
+            }
             continue;
         }
         ls_log(&a->log, LS_LOG_INFO, "reading %s (link type %s)", ls_capture_name(a->cap),
@@ -193,6 +224,7 @@ static void finish(struct ls_app *a)
         return;
     a->finished = true;
     uv_idle_stop(&a->idle);
+    ls_live_stop(a->live);
     ls_capture_close(a->cap);
     a->cap = NULL;
     ls_flow_finish(a->ft, LS_CLOSE_END);
@@ -214,7 +246,9 @@ static void on_idle(uv_idle_t *h)
         finish(a);
         return;
     }
+    a->reading = a->cap;
     n = ls_capture_dispatch(a->cap, BATCH, on_frame, a, err);
+    a->reading = NULL;
     if (n < 0) {
         ls_log(&a->log, LS_LOG_ERROR, "%s", err);
         a->failed = true;
@@ -239,6 +273,116 @@ static void on_signal(uv_signal_t *h, int signum)
     ls_log(&a->log, LS_LOG_INFO, "caught %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
     a->stopping = true;
     finish(a);
+}
+
+/* ---- live interfaces ---------------------------------------------------- */
+
+/* A live interface is readable: a few batches, then back to the loop. */
+static int live_readable(void *ud, struct ls_capture *cap)
+{
+    struct ls_app *a = ud;
+    char err[LS_ERRBUF_SIZE];
+    int n = 0;
+
+    a->link = ls_capture_linktype(cap);
+    a->reading = cap;
+    for (int i = 0; i < LIVE_BATCHES && !a->stopping; i++) {
+        n = ls_capture_dispatch(cap, BATCH, on_frame, a, err);
+        if (n <= 0)
+            break;
+    }
+    a->reading = NULL;
+    if (n < 0) {
+        ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+        a->failed = true;
+    }
+    if (a->stopping || ls_script_stop_requested(a->s)) {
+        a->stopping = true;
+        finish(a);
+    }
+    return n < 0 ? n : 0;
+}
+
+/* The wall clock moves the capture clock while the link is quiet, so that
+ * idle timeouts and script timers fire without traffic; replaying a -w file
+ * fires them at the next packet instead, in the same order. */
+static int live_tick(void *ud, double now)
+{
+    struct ls_app *a = ud;
+    double t, ms;
+
+    if (a->stopping)
+        return LIVE_TICK_MS;
+    now -= a->cfg->live.immediate ? LIVE_LAG : LS_LIVE_BUFFER_TIMEOUT_MS / 1000.0 + LIVE_LAG;
+    if (now > ls_flow_now(a->ft)) {
+        run_timers(a, now);
+        if (!ls_script_stop_requested(a->s))
+            ls_flow_advance(a->ft, now);
+    }
+    ls_capture_dump_flush(a->dump);
+    if (ls_script_stop_requested(a->s)) {
+        a->stopping = true;
+        finish(a);
+        return LIVE_TICK_MS;
+    }
+    t = ls_script_next_timer(a->s);
+    if (t < 0)
+        return LIVE_TICK_MS;
+    ms = (t - ls_flow_now(a->ft)) * 1000.0 + 1.0;
+    return ms < LIVE_TICK_MS ? (int)ms : LIVE_TICK_MS;
+}
+
+static void live_ended(void *ud)
+{
+    struct ls_app *a = ud;
+
+    ls_log(&a->log, LS_LOG_ERROR, "no interface left to capture on");
+    a->stopping = true;
+    finish(a);
+}
+
+static bool live_ifstats(void *ud, size_t i, struct ls_iface_stats *out)
+{
+    struct ls_app *a = ud;
+    return ls_live_stats(a->live, i, out);
+}
+
+/* Before the script loads: the interfaces need the privileges -Z gives up,
+ * and a script must never run as root once -Z was asked for. */
+static int open_live(struct ls_app *a, char *errbuf)
+{
+    const struct ls_config *cfg = a->cfg;
+    int rc;
+
+    if (cfg->nifaces > 0 &&
+        (rc = ls_live_open(&a->live, cfg->ifaces, cfg->nifaces, &cfg->live, &a->log, errbuf)) != 0)
+        return rc;
+    if (cfg->user != NULL) {
+        if ((rc = ls_priv_drop(cfg->user, errbuf)) != 0)
+            return rc;
+        ls_log(&a->log, LS_LOG_INFO, "running as user %s", cfg->user);
+    }
+    return 0;
+}
+
+static int start_live(struct ls_app *a, char *errbuf)
+{
+    const struct ls_live_hooks hooks = {
+        .ud = a,
+        .readable = live_readable,
+        .tick = live_tick,
+        .ended = live_ended,
+    };
+    int rc;
+
+    if (a->live == NULL)
+        return 0;
+    /* The -w file is created after -Z, as tcpdump does. */
+    rc = ls_live_prepare(a->live, a->filter, a->cfg->write_file, &a->dump, errbuf);
+    if (rc != 0)
+        return rc;
+    ls_script_set_ifstats(a->s, live_ifstats, a);
+    return ls_live_start(a->live, &a->loop, &hooks, errbuf);
 }
 
 /* ---- setup and teardown ------------------------------------------------- */
@@ -287,7 +431,8 @@ static int setup_loop(struct ls_app *a, char *errbuf)
     uv_signal_init(&a->loop, &a->sigint);
     uv_signal_init(&a->loop, &a->sigterm);
     a->idle.data = a->sigint.data = a->sigterm.data = a;
-    uv_idle_start(&a->idle, on_idle);
+    if (a->cfg->nifaces == 0)
+        uv_idle_start(&a->idle, on_idle);
     /* Without signal handling the run still works; the default action of
      * SIGINT then ends it without flushing. */
     if ((rc = uv_signal_start_oneshot(&a->sigint, on_signal, SIGINT)) != 0 ||
@@ -328,13 +473,17 @@ static int setup(struct ls_app *a, char *errbuf)
     a->s = ls_script_new(&scfg, a->ft, &a->log, errbuf);
     if (a->s == NULL)
         return LS_ESCRIPT;
+    if ((rc = open_live(a, errbuf)) != 0)
+        return rc;
     if ((rc = ls_script_load(a->s, errbuf)) != 0)
         return rc;
     ls_script_hooks(a->s, &a->sh);
     a->packets = ls_script_wants_packets(a->s);
     if ((rc = make_filter(a, errbuf)) != 0)
         return rc;
-    return setup_loop(a, errbuf);
+    if ((rc = setup_loop(a, errbuf)) != 0)
+        return rc;
+    return start_live(a, errbuf);
 }
 
 static void print_stats(const struct ls_app *a)
@@ -366,15 +515,26 @@ static void print_stats(const struct ls_app *a)
  * flow table, loop. Safe after a partial setup. */
 static void cleanup(struct ls_app *a)
 {
+    char err[LS_ERRBUF_SIZE];
     int rc;
 
     ls_capture_close(a->cap);
     a->cap = NULL;
+    ls_live_stop(a->live);
     if (a->loop_ready) {
         uv_walk(&a->loop, close_walk, NULL);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         if ((rc = uv_loop_close(&a->loop)) != 0)
             ls_log(&a->log, LS_LOG_WARN, "event loop: %s", uv_strerror(rc));
+    }
+    /* pcap_close only now that no handle polls the descriptors. */
+    if (a->finished)
+        ls_live_report(a->live, &a->log);
+    ls_live_free(a->live);
+    a->live = NULL; /* sniff.stats() from a finalizer finds no interface */
+    if (ls_capture_dump_close(a->dump, err) != 0) {
+        ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+        a->failed = true;
     }
     if (a->s != NULL)
         ls_script_free(a->s);
@@ -405,5 +565,7 @@ int ls_app_run(const struct ls_config *cfg, char errbuf[LS_ERRBUF_SIZE])
         }
     }
     cleanup(&a);
+    if (rc == 0 && a.failed)
+        rc = LS_EIO; /* the -w file could not be completed */
     return rc;
 }

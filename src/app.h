@@ -7,12 +7,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "capture.h"
 #include "common.h"
 #include "flow.h"
 
 struct ls_config {
     const char *const *files; /* -r, in order */
     size_t nfiles;
+    const char *const *ifaces; /* -i, in order; not together with files */
+    size_t nifaces;
+    struct ls_live_options live; /* -s, -p, -B, --no-immediate-mode */
+    const char *write_file;   /* -w, or NULL */
+    const char *user;         /* -Z, or NULL */
     const char *filter;       /* -f */
     uint64_t count;           /* -c, 0 = no limit */
     const char *script;       /* SCRIPT.lua, or NULL */
@@ -27,12 +33,17 @@ struct ls_config {
 };
 
 /* Runs to completion: reads cfg->files in order (connections carry on from
- * one file to the next), then closes every connection with reason "end" and
- * calls the script's `done`. `cfg` is borrowed for the call.
+ * one file to the next), or captures on cfg->ifaces until -c, sniff.stop(),
+ * SIGINT/SIGTERM or the failure of every interface; then closes every
+ * connection with reason "end" and calls the script's `done`. Interfaces are
+ * opened, and privileges dropped to cfg->user, before the script loads.
+ * `cfg` is borrowed for the call.
  * Returns 0; LS_ESCRIPT when the script failed to load, or LS_EINVAL when
  * libpcap rejects the capture filter (both before any packet is read);
  * LS_EIO when a file could not be opened or read (each such failure is logged
- * as it happens and the file skipped; everything readable was processed);
+ * as it happens and the file skipped; everything readable was processed) or
+ * the -w file could not be written; LS_ECAPTURE when an interface cannot be
+ * opened or -Z fails (before the script runs);
  * LS_ESTOP when a --strict script error stopped the run; LS_ENOMEM.
  * errbuf holds a message for the caller to print, or "" when the failure was
  * already logged. */

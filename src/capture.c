@@ -1,6 +1,7 @@
-/* capture.c: packet sources through libpcap (capture files and stdin). The
- * only file that includes pcap.h. Reads records and hands frames on with
- * their capture time; does no decoding and knows nothing of the event loop. */
+/* capture.c: packet sources through libpcap (capture files, stdin and live
+ * interfaces) and the -w writer. The only file that includes pcap.h. Reads
+ * records and hands frames on with their capture time; does no decoding and
+ * knows nothing of the event loop (it only exposes a live handle's fd). */
 #include "capture.h"
 
 #include <stdio.h>
@@ -8,6 +9,13 @@
 #include <string.h>
 
 #include <pcap/pcap.h>
+
+/* -w: a pcap file being written (see ls_capture_dump_attach). */
+struct ls_dump {
+    pcap_dumper_t *d;
+    char *path;
+    int dlt;
+};
 
 struct ls_capture {
     pcap_t *p;
@@ -22,6 +30,8 @@ struct ls_capture {
     /* The callback of the dispatch in progress. */
     ls_capture_fn fn;
     void *ud;
+    bool live;                /* an interface: no end, filter in the kernel */
+    struct ls_dump *dump;     /* -w: frames that pass the filter, or NULL */
 };
 
 /* libpcap's DLT values to ours. A table rather than a switch because DLT_RAW
@@ -119,6 +129,10 @@ static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *d
     cap->records++;
     if (cap->filtered && pcap_offline_filter(&cap->prog, h, data) == 0)
         return;
+    /* Written before the frame is handled, one for one with `fn` calls, so
+     * that -c and sniff.stop() end the file where the run ended. */
+    if (cap->dump != NULL)
+        pcap_dump((u_char *)cap->dump->d, h, data);
     ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
     cap->fn(cap->ud, ts, data, h->caplen, h->len);
 }
@@ -139,7 +153,10 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
         return 0;
     if (n < 0) {
         cap->eof = true;
-        if (cap->records == 0)
+        if (cap->live)
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: capture error: %s", cap->name,
+                     pcap_geterr(cap->p));
+        else if (cap->records == 0)
             snprintf(errbuf, LS_ERRBUF_SIZE, "%s: read error before the first record: %s",
                      cap->name, pcap_geterr(cap->p));
         else
@@ -147,7 +164,8 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
                      (unsigned long long)cap->records, pcap_geterr(cap->p));
         return LS_EIO;
     }
-    if (n == 0)
+    /* On an interface 0 only means nothing is waiting. */
+    if (n == 0 && !cap->live)
         cap->eof = true;
     return n;
 }
@@ -210,4 +228,202 @@ void ls_capture_close(struct ls_capture *cap)
         pcap_close(cap->p);
     free(cap->name);
     free(cap);
+}
+
+/* ---- live interfaces ---------------------------------------------------- */
+
+/* pcap_activate's failure codes that deserve their own words: tcpdump's
+ * experience is that libpcap's text alone ("socket: Operation not
+ * permitted") leaves users guessing what to do. */
+static const char *activate_hint(int status)
+{
+    switch (status) {
+    case PCAP_ERROR_NO_SUCH_DEVICE: return "no such interface";
+    case PCAP_ERROR_PERM_DENIED:
+        return "permission denied (run as root, or give the binary "
+               "cap_net_raw,cap_net_admin: see docs/live.md)";
+    case PCAP_ERROR_PROMISC_PERM_DENIED: return "not allowed to set promiscuous mode (try -p)";
+    case PCAP_ERROR_IFACE_NOT_UP: return "interface is down";
+    case PCAP_ERROR_RFMON_NOTSUP: return "monitor mode not supported";
+    default: return NULL;
+    }
+}
+
+int ls_capture_open_live(struct ls_capture **out, const char *iface,
+                         const struct ls_live_options *opt, char errbuf[LS_ERRBUF_SIZE],
+                         char warnbuf[LS_ERRBUF_SIZE])
+{
+    char pcerr[PCAP_ERRBUF_SIZE] = "";
+    struct ls_capture *cap;
+    const char *hint, *dname;
+    int status;
+
+    *out = NULL;
+    warnbuf[0] = '\0';
+    cap = calloc(1, sizeof *cap);
+    if (cap == NULL || (cap->name = strdup(iface)) == NULL) {
+        free(cap);
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", iface);
+        return LS_ENOMEM;
+    }
+    cap->live = true;
+    cap->p = pcap_create(iface, pcerr);
+    if (cap->p == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: %s", iface, pcerr);
+        ls_capture_close(cap);
+        return LS_ECAPTURE;
+    }
+    /* These only fail on an activated handle, which this is not. */
+    pcap_set_snaplen(cap->p, opt->snaplen);
+    pcap_set_promisc(cap->p, opt->promisc);
+    pcap_set_immediate_mode(cap->p, opt->immediate);
+    /* Without immediate mode the kernel hands packets over in blocks, at the
+     * latest after this long; the app's clock lag covers it. */
+    pcap_set_timeout(cap->p, LS_LIVE_BUFFER_TIMEOUT_MS);
+    if (opt->buffer_size > 0)
+        pcap_set_buffer_size(cap->p, opt->buffer_size);
+    status = pcap_activate(cap->p);
+    if (status < 0) {
+        hint = activate_hint(status);
+        if (hint != NULL && status != PCAP_ERROR)
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: %s", iface, hint);
+        else
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: %s", iface,
+                     status == PCAP_ERROR ? pcap_geterr(cap->p) : pcap_statustostr(status));
+        ls_capture_close(cap);
+        return LS_ECAPTURE;
+    }
+    if (status > 0)
+        snprintf(warnbuf, LS_ERRBUF_SIZE, "%s: %s%s%s", iface, pcap_statustostr(status),
+                 status == PCAP_WARNING ? ": " : "",
+                 status == PCAP_WARNING ? pcap_geterr(cap->p) : "");
+    cap->dlt = pcap_datalink(cap->p);
+    cap->link = map_dlt(cap->dlt);
+    dname = pcap_datalink_val_to_name(cap->dlt);
+    if (dname != NULL)
+        snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
+    else
+        snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", cap->dlt);
+    if (pcap_setnonblock(cap->p, 1, pcerr) != 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: cannot make non-blocking: %s", iface, pcerr);
+        ls_capture_close(cap);
+        return LS_ECAPTURE;
+    }
+    *out = cap;
+    return 0;
+}
+
+int ls_capture_set_filter(struct ls_capture *cap, const char *filter, char errbuf[LS_ERRBUF_SIZE])
+{
+    struct bpf_program prog;
+    int rc = 0;
+
+    if (filter == NULL || *filter == '\0')
+        return 0;
+    /* Compiled for this handle's link type: "ether host" means nothing on
+     * -i any, and libpcap says so here. */
+    if (pcap_compile(cap->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: filter '%s': %s", cap->name, filter,
+                 pcap_geterr(cap->p));
+        return LS_EINVAL;
+    }
+    /* In the kernel when it can; libpcap also discards what the ring held
+     * from before the filter, so no unfiltered packet reaches us. */
+    if (pcap_setfilter(cap->p, &prog) != 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: cannot set filter: %s", cap->name,
+                 pcap_geterr(cap->p));
+        rc = LS_ECAPTURE;
+    }
+    pcap_freecode(&prog);
+    return rc;
+}
+
+int ls_capture_fd(const struct ls_capture *cap)
+{
+    return pcap_get_selectable_fd(cap->p);
+}
+
+int ls_capture_poll_timeout_ms(const struct ls_capture *cap)
+{
+    const struct timeval *tv = pcap_get_required_select_timeout(cap->p);
+
+    if (tv == NULL)
+        return -1;
+    return (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+}
+
+bool ls_capture_is_live(const struct ls_capture *cap)
+{
+    return cap->live;
+}
+
+int ls_capture_stats(const struct ls_capture *cap, struct ls_iface_stats *out)
+{
+    struct pcap_stat ps;
+
+    out->name = cap->name;
+    if (!cap->live || pcap_stats(cap->p, &ps) != 0)
+        return LS_ECAPTURE;
+    out->received = ps.ps_recv;
+    out->dropped = ps.ps_drop;
+    out->if_dropped = ps.ps_ifdrop;
+    return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const char *path,
+                           char errbuf[LS_ERRBUF_SIZE])
+{
+    struct ls_dump *d = *dp;
+
+    if (d == NULL) {
+        d = calloc(1, sizeof *d);
+        if (d == NULL || (d->path = strdup(path)) == NULL) {
+            free(d);
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", path);
+            return LS_ENOMEM;
+        }
+        /* The file takes this source's link type and snapshot length. */
+        d->d = pcap_dump_open(cap->p, path);
+        if (d->d == NULL) {
+            snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: %s", path, strip_path(pcap_geterr(cap->p),
+                                                                         path));
+            free(d->path);
+            free(d);
+            return LS_ECAPTURE;
+        }
+        d->dlt = cap->dlt;
+        *dp = d;
+    } else if (d->dlt != cap->dlt) {
+        /* A pcap file has one link type; pcapng could mix them, but libpcap
+         * cannot write pcapng. */
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: link type %s differs from the one %s is written "
+                 "with", cap->name, cap->dlt_name, d->path);
+        return LS_EINVAL;
+    }
+    cap->dump = d;
+    return 0;
+}
+
+void ls_capture_dump_flush(struct ls_dump *d)
+{
+    if (d != NULL)
+        pcap_dump_flush(d->d);
+}
+
+int ls_capture_dump_close(struct ls_dump *d, char errbuf[LS_ERRBUF_SIZE])
+{
+    int rc = 0;
+
+    if (d == NULL)
+        return 0;
+    if (pcap_dump_flush(d->d) != 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: write error", d->path);
+        rc = LS_EIO;
+    }
+    pcap_dump_close(d->d);
+    free(d->path);
+    free(d);
+    return rc;
 }

@@ -1,5 +1,6 @@
-/* capture.h: packet sources through libpcap (files, stdin). Delivers raw
- * frames with their capture time; knows nothing of decoding or libuv. */
+/* capture.h: packet sources through libpcap (files, stdin, live
+ * interfaces) and the -w writer. Delivers raw frames with their capture time;
+ * knows nothing of decoding or libuv. */
 #ifndef LS_CAPTURE_H
 #define LS_CAPTURE_H
 
@@ -10,6 +11,18 @@
 #include "decode.h"
 
 struct ls_capture;
+struct ls_dump;
+
+/* How a live interface is opened (tcpdump's -s, -p, -B and immediate mode). */
+struct ls_live_options {
+    int snaplen;               /* bytes kept per packet */
+    bool promisc;
+    bool immediate;            /* hand each packet over as it arrives */
+    int buffer_size;           /* kernel ring in bytes; 0: libpcap's default */
+};
+
+/* Longest a packet waits in the kernel without immediate mode. */
+#define LS_LIVE_BUFFER_TIMEOUT_MS 200
 
 /* Called for every frame read; `data` is borrowed for the call only. */
 typedef void (*ls_capture_fn)(void *ud, double ts, const uint8_t *data, uint32_t caplen,
@@ -50,6 +63,52 @@ const char *ls_capture_linktype_name(const struct ls_capture *cap);
 
 /* The path or interface name (borrowed; "stdin" for "-"). */
 const char *ls_capture_name(const struct ls_capture *cap);
+
+/* Opens and activates interface `iface` ("any" for all) for capture in
+ * non-blocking mode, without a filter yet (see ls_capture_set_filter); needs
+ * the capture privileges. On success *out owns the source and warnbuf holds
+ * pcap_activate's warning, or "". Returns 0, or LS_ECAPTURE / LS_ENOMEM with
+ * one line in errbuf naming the interface ("eth9: no such interface",
+ * "eth0: permission denied (...)"). */
+int ls_capture_open_live(struct ls_capture **out, const char *iface,
+                         const struct ls_live_options *opt, char errbuf[LS_ERRBUF_SIZE],
+                         char warnbuf[LS_ERRBUF_SIZE]);
+
+/* Compiles `filter` (borrowed; NULL or "" does nothing) for the link type of
+ * live source `cap` and installs it, in the kernel where possible. Needs no
+ * privilege. Returns 0, LS_EINVAL with libpcap's message, or LS_ECAPTURE. */
+int ls_capture_set_filter(struct ls_capture *cap, const char *filter,
+                          char errbuf[LS_ERRBUF_SIZE]);
+
+/* The descriptor to poll for readability, or -1 when the platform has none
+ * (then poll every ls_capture_poll_timeout_ms). */
+int ls_capture_fd(const struct ls_capture *cap);
+
+/* Milliseconds between reads when ls_capture_fd is -1, or -1 for none. */
+int ls_capture_poll_timeout_ms(const struct ls_capture *cap);
+
+/* True for a live interface. */
+bool ls_capture_is_live(const struct ls_capture *cap);
+
+/* Fills `out` with libpcap's counters for a live source (out->name borrows
+ * the source's name). Returns 0, or LS_ECAPTURE for files and failures. */
+int ls_capture_stats(const struct ls_capture *cap, struct ls_iface_stats *out);
+
+/* -w: from now on writes every frame of `cap` that passes its filter to the
+ * pcap file *dp, first opening `path` (borrowed; "-" is stdout) with cap's
+ * link type when *dp is NULL. The writer outlives the sources: close it with
+ * ls_capture_dump_close after the last one. Returns 0; LS_ECAPTURE or
+ * LS_ENOMEM when the file cannot be created; LS_EINVAL when cap's link type
+ * differs from the file's (a pcap file has only one). */
+int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const char *path,
+                           char errbuf[LS_ERRBUF_SIZE]);
+
+/* Pushes buffered records to the file (NULL does nothing). */
+void ls_capture_dump_flush(struct ls_dump *d);
+
+/* Flushes and closes the writer (NULL does nothing). Returns 0, or LS_EIO
+ * when the last writes failed. */
+int ls_capture_dump_close(struct ls_dump *d, char errbuf[LS_ERRBUF_SIZE]);
 
 /* Closes the source. */
 void ls_capture_close(struct ls_capture *cap);

@@ -68,6 +68,15 @@ enum ls_close_reason {
 /* Returns the Lua-visible name of a close reason ("fin", "rst", ...). */
 const char *ls_close_reason_name(enum ls_close_reason r);
 
+/* libpcap's counters for one live interface (capture fills it, the app
+ * keeps the last one, the script shows it in sniff.stats().interfaces). */
+struct ls_iface_stats {
+    const char *name;          /* borrowed from the capture */
+    uint64_t received;         /* packets that passed the filter (pcap ps_recv) */
+    uint64_t dropped;          /* dropped for lack of buffer space (ps_drop) */
+    uint64_t if_dropped;       /* dropped by the interface or driver (ps_ifdrop) */
+};
+
 /* Log levels, most severe first; the names are part of the Lua API. */
 enum ls_log_level { LS_LOG_ERROR = 0, LS_LOG_WARN, LS_LOG_INFO, LS_LOG_DEBUG };
 

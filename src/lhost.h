@@ -59,6 +59,8 @@ struct ls_script {
     size_t nheap, capheap;
     uint64_t timer_seq;
     bool unanchored;           /* deadlines are relative: the clock has not started */
+    ls_script_ifstats_fn ifstats; /* live interfaces' counters, or NULL */
+    void *ifstats_ud;
 };
 
 /* One C -> Lua call, described on the caller's stack and read by the

@@ -302,6 +302,29 @@ static void setint(lua_State *L, const char *k, uint64_t v)
     lua_setfield(L, -2, k);
 }
 
+/* stats.interfaces: libpcap's counters per live interface, in -i order
+ * (empty when reading files); stats.drops: all their losses together. */
+static void push_ifstats(lua_State *L, struct ls_script *s)
+{
+    struct ls_iface_stats is;
+    uint64_t drops = 0;
+    size_t i;
+
+    lua_newtable(L);
+    for (i = 0; s->ifstats != NULL && s->ifstats(s->ifstats_ud, i, &is); i++) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, is.name);
+        lua_setfield(L, -2, "name");
+        setint(L, "received", is.received);
+        setint(L, "dropped", is.dropped);
+        setint(L, "if_dropped", is.if_dropped);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        drops += is.dropped + is.if_dropped;
+    }
+    lua_setfield(L, -2, "interfaces");
+    setint(L, "drops", drops);
+}
+
 void ls_llib_push_stats(lua_State *L, struct ls_script *s)
 {
     const struct ls_stats *st = ls_flow_stats(s->ft);
@@ -326,7 +349,7 @@ void ls_llib_push_stats(lua_State *L, struct ls_script *s)
     F(buffered);
     F(peak_buffered);
 #undef F
-    setint(L, "drops", 0);
+    push_ifstats(L, s);
     setint(L, "lua_memory", s->mem);
     lua_createtable(L, 0, LS_CLOSE__COUNT);
     for (int r = LS_CLOSE_NONE + 1; r < LS_CLOSE__COUNT; r++)

@@ -20,6 +20,13 @@
 static const char usage_text[] =
     "usage: " PROG " [options] [SCRIPT.lua [script args...]]\n"
     "  -r FILE                  read a capture (pcap or pcapng; - for stdin); repeatable\n"
+    "  -i IFACE                 capture live on IFACE (any: all); repeatable\n"
+    "  -w FILE                  also write the packets that pass the filter to FILE\n"
+    "  -Z USER                  drop root for USER once interfaces are open\n"
+    "  -s SNAPLEN               bytes kept per live packet (default 262144)\n"
+    "  -p                       do not put interfaces in promiscuous mode\n"
+    "  -B KIB                   kernel capture buffer in KiB (default 2048)\n"
+    "  --no-immediate-mode      let the kernel batch live packets (up to 200 ms)\n"
     "  -f EXPR                  BPF capture filter\n"
     "  -c COUNT                 stop after COUNT packets\n"
     "  -e CODE                  run a Lua chunk before SCRIPT; repeatable\n"
@@ -48,6 +55,7 @@ enum {
     OPT_LUAPATH,
     OPT_VERSION,
     OPT_HELP,
+    OPT_NOIMMEDIATE,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +69,7 @@ static const struct option longopts[] = {
     {"lua-path", required_argument, NULL, OPT_LUAPATH},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
+    {"no-immediate-mode", no_argument, NULL, OPT_NOIMMEDIATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -134,20 +143,26 @@ int main(int argc, char **argv)
     struct ls_config cfg = {0};
     const char **files = calloc((size_t)argc, sizeof *files);
     const char **chunks = calloc((size_t)argc, sizeof *chunks);
+    const char **ifaces = calloc((size_t)argc, sizeof *ifaces);
     const char *luapath = NULL;
     char errbuf[LS_ERRBUF_SIZE];
     struct ls_log lg;
     bool quiet = false;
     int verbose = 0, c, rc;
 
-    if (files == NULL || chunks == NULL) {
+    if (files == NULL || chunks == NULL || ifaces == NULL) {
         fputs(PROG ": out of memory\n", stderr);
         return 1;
     }
     ls_flow_config_default(&cfg.flow);
+    /* tcpdump's defaults, but immediate delivery: scripts react to packets. */
+    cfg.live.snaplen = 262144;
+    cfg.live.promisc = true;
+    cfg.live.immediate = true;
+    cfg.live.buffer_size = 2048 * 1024;
     opterr = 0; /* our messages name the option and fit on one line */
     /* "+": stop at the script name, so its own arguments are left alone. */
-    while ((c = getopt_long(argc, argv, "+:r:f:c:e:qvi:w:Z:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:r:f:c:e:qvi:w:Z:s:pB:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': files[cfg.nfiles++] = optarg; break;
         case 'f': cfg.filter = optarg; break;
@@ -155,9 +170,14 @@ int main(int argc, char **argv)
         case 'e': chunks[cfg.nchunks++] = optarg; break;
         case 'q': quiet = true; break;
         case 'v': verbose++; break;
-        case 'i': usage_error("-i: live capture is not supported yet; use -r FILE"); break;
-        case 'w': usage_error("-w: writing captures is not supported"); break;
-        case 'Z': usage_error("-Z: only meaningful with live capture, not supported yet"); break;
+        case 'i': ifaces[cfg.nifaces++] = optarg; break;
+        case 'w': cfg.write_file = optarg; break;
+        case 'Z': cfg.user = optarg; break;
+        case 's': cfg.live.snaplen = (int)parse_count("-s", optarg, 262144, false); break;
+        case 'p': cfg.live.promisc = false; break;
+        case 'B': cfg.live.buffer_size = (int)parse_count("-B", optarg, 1 << 20, false) * 1024;
+            break;
+        case OPT_NOIMMEDIATE: cfg.live.immediate = false; break;
         case OPT_IDLE: cfg.flow.idle_timeout = parse_seconds("--idle-timeout", optarg); break;
         case OPT_DELIVER:
             if (strcmp(optarg, "ack") == 0)
@@ -204,9 +224,16 @@ int main(int argc, char **argv)
         cfg.args = argv + optind + 1;
         cfg.nargs = argc - optind - 1;
     }
-    if (cfg.nfiles == 0)
-        usage_error("no input: give -r FILE (see --help)");
+    if (cfg.nfiles == 0 && cfg.nifaces == 0)
+        usage_error("no input: give -r FILE or -i IFACE (see --help)");
+    if (cfg.nfiles > 0 && cfg.nifaces > 0)
+        usage_error("-r and -i: read files or capture live, not both");
+    if (cfg.write_file != NULL && *cfg.write_file == '\0')
+        usage_error("-w: needs a file name");
+    if (cfg.user != NULL && *cfg.user == '\0')
+        usage_error("-Z: needs a user name");
     cfg.files = files;
+    cfg.ifaces = ifaces;
     cfg.chunks = chunks;
     cfg.lua_dir = lua_dir(luapath);
     cfg.verbosity = quiet ? -1 : verbose;
@@ -217,6 +244,7 @@ int main(int argc, char **argv)
         ls_log(&lg, LS_LOG_ERROR, "%s", errbuf);
     free(files);
     free(chunks);
+    free(ifaces);
     if (rc == 0)
         return 0;
     return rc == LS_ESCRIPT || rc == LS_EINVAL ? 2 : 1;

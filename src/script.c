@@ -564,6 +564,12 @@ int ls_script_load(struct ls_script *s, char errbuf[LS_ERRBUF_SIZE])
  * Queries and teardown
  * ------------------------------------------------------------------------ */
 
+void ls_script_set_ifstats(struct ls_script *s, ls_script_ifstats_fn fn, void *ud)
+{
+    s->ifstats = fn;
+    s->ifstats_ud = ud;
+}
+
 const char *ls_script_filter(const struct ls_script *s)
 {
     return s->filter;

@@ -83,6 +83,15 @@ bool ls_script_wants_packets(const struct ls_script *s);
  * (borrowed) captured at `ts`. Calls into Lua. */
 void ls_script_packet(struct ls_script *s, const struct ls_packet *pkt, double ts);
 
+/* Fills `out` with the counters of live interface `i` (from 0), or returns
+ * false past the last one. */
+typedef bool (*ls_script_ifstats_fn)(void *ud, size_t i, struct ls_iface_stats *out);
+
+/* Where sniff.stats() and `done` find the live interfaces' counters (the
+ * `interfaces` list and `drops`); without it both are empty. `ud` is
+ * borrowed. */
+void ls_script_set_ifstats(struct ls_script *s, ls_script_ifstats_fn fn, void *ud);
+
 /* Capture filter set by sniff.filter() while loading, or NULL (borrowed). */
 const char *ls_script_filter(const struct ls_script *s);
 
