@@ -14,6 +14,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "log.h"
+#include "pcapw.h"
 #include "script.h"
 
 /* Records per idle tick: large enough to amortise the loop, small enough
@@ -43,6 +44,7 @@ struct ls_app {
     bool stopping;           /* read no more: stop, -c count or a signal */
     bool finished;           /* finish() has run */
     bool failed;             /* a file could not be read: the run exits 1 */
+    struct ls_frame frame;   /* the frame being processed, for carving (fwd_packet) */
 };
 
 /* ---- hooks -------------------------------------------------------------- */
@@ -83,6 +85,16 @@ static void fwd_teardown(void *ud, struct ls_conn *c)
     struct ls_app *a = ud;
     if (a->sh.teardown != NULL)
         a->sh.teardown(a->sh.ud, c);
+}
+
+/* Carving: a connection that keeps its frames (conn:keep_packets,
+ * sniff.keep_packets) or is being saved (writer:save) gets this one. */
+static void fwd_packet(void *ud, struct ls_conn *c, enum ls_dir d)
+{
+    struct ls_app *a = ud;
+    LS_UNUSED(d);
+    if (c->keep != NULL)
+        ls_keep_frame(c->keep, &a->frame);
 }
 
 static void fwd_log(void *ud, enum ls_log_level level, struct ls_conn *c, const char *msg)
@@ -135,8 +147,11 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
         ls_flow_advance(a->ft, ts);
         if (a->packets && (status == LS_DECODE_TCP || status == LS_DECODE_UDP))
             ls_script_packet(a->s, &pkt, ts);
-        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
+        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
+            a->frame = (struct ls_frame){.ts = ts, .data = data, .caplen = caplen,
+                                         .wirelen = wirelen, .link = a->link};
             ls_flow_input(a->ft, &pkt, ts);
+        }
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {
         a->stopping = true;
@@ -306,6 +321,7 @@ static int setup(struct ls_app *a, char *errbuf)
         .gap = fwd_gap,
         .closed = fwd_closed,
         .teardown = fwd_teardown,
+        .packet = fwd_packet,
         .log = fwd_log,
     };
     const struct ls_script_config scfg = {
