@@ -51,6 +51,10 @@ const char *ls_capture_linktype_name(const struct ls_capture *cap);
 /* The path or interface name (borrowed; "stdin" for "-"). */
 const char *ls_capture_name(const struct ls_capture *cap);
 
+/* For a progress display: bytes of the file read so far and its size.
+ * Returns false when unknown (stdin or another non-regular file). */
+bool ls_capture_position(const struct ls_capture *cap, uint64_t *done, uint64_t *total);
+
 /* Closes the source. */
 void ls_capture_close(struct ls_capture *cap);
 
