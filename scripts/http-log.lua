@@ -9,7 +9,10 @@
 --   STATUS   "-" when no response was seen
 --   REQ_BODY, RES_BODY  body bytes (after chunked decoding)
 --   LATENCY  seconds from the request's first byte to the response's
---            first byte (3 decimals; "-" without a response)
+--            first byte (6 decimals; "-" without a response)
+-- Times are when luasniff delivered the bytes: with the default --deliver
+-- ack that is when the peer acknowledged them, so run with --deliver
+-- arrival for the times of the data segments themselves.
 --   FLAGS    "incomplete" when a message was cut (gap, close), "upgrade"
 -- JSON keys: time, client, server, method, host, target, version, status,
 --   reason, req_body, res_body, latency, complete, upgrade (as applicable).
@@ -43,13 +46,22 @@ local function log(conn, req, res)
   local host = req.headers:get("host")
   local latency = res and math.max(0, res.time_first - req.time_first)
   if json then
-    print(cjson.encode({
-      time = req.time_first, client = ep(conn.client_ip, conn.client_port),
-      server = ep(conn.server_ip, conn.server_port), method = req.method, host = host,
-      target = req.target, version = req.version, status = res and res.status,
-      reason = res and res.reason, req_body = req.body_size, res_body = res and res.body_size,
-      latency = latency, complete = complete, upgrade = res and res.upgrade,
-    }))
+    -- Keys in a fixed order (cjson would follow the table's hash order).
+    local fields = {
+      "time", req.time_first, "client", ep(conn.client_ip, conn.client_port),
+      "server", ep(conn.server_ip, conn.server_port), "method", req.method, "host", host,
+      "target", req.target, "version", req.version, "status", res and res.status,
+      "reason", res and res.reason, "req_body", req.body_size,
+      "res_body", res and res.body_size,
+      "latency", latency and math.floor(latency * 1e6 + 0.5) / 1e6,
+      "complete", complete, "upgrade", res and res.upgrade,
+    }
+    local out = {}
+    for k = 1, #fields, 2 do
+      local v = fields[k + 1]
+      if v ~= nil then out[#out + 1] = cjson.encode(fields[k]) .. ":" .. cjson.encode(v) end
+    end
+    print("{" .. table.concat(out, ",") .. "}")
     return
   end
   local flags = {}
@@ -58,7 +70,7 @@ local function log(conn, req, res)
   print(("%.6f %s %s %s %s %s %s %d %s %s%s"):format(req.time_first,
     ep(conn.client_ip, conn.client_port), ep(conn.server_ip, conn.server_port),
     req.method, host or "-", req.target, res and res.status or "-", req.body_size,
-    res and res.body_size or "-", latency and ("%.3f"):format(latency) or "-",
+    res and res.body_size or "-", latency and ("%.6f"):format(latency) or "-",
     #flags > 0 and " " .. table.concat(flags, ",") or ""))
 end
 

@@ -5,7 +5,7 @@
 --   -p PORT     server ports (default 6379)
 --   --slow SEC  only commands slower than SEC seconds
 -- Line: TIME CLIENT SERVER LATENCY COMMAND [ARGS...] -> REPLY
---   TIME     capture time of the command; LATENCY seconds to its reply (3
+--   TIME     capture time of the command; LATENCY seconds to its reply (6
 --            decimals), "-" when the connection ended first
 --   ARGS     at most 3 shown, each cut to 32 bytes, then "..."
 --   REPLY    +OK, -ERR msg, :42, $5 (bulk length), *3 (array size), nil
@@ -93,20 +93,23 @@ local function report(conn, q, reply, t)
   local lat = t and t - q.time
   if slow and (not lat or lat < slow) then return end
   print(("%.6f %s %s %s %s -> %s"):format(q.time, ep(conn.client_ip, conn.client_port),
-    ep(conn.server_ip, conn.server_port), lat and ("%.3f"):format(lat) or "-",
+    ep(conn.server_ip, conn.server_port), lat and ("%.6f"):format(lat) or "-",
     show_command(q.cmd), reply))
 end
 
 sniff.on("connection", function(conn)
   if not ports[conn.server_port] then return false end
-  local queue, head = {}, 1
+  local queue, head, tail = {}, 1, 0
   stream.attach(conn, "sent", function(r)
     while true do
       if not r:wait_data() then return end
       local t = r:time_first()
       local cmd = value(r)
       if type(cmd) ~= "table" or cmd.err then return end
-      if (cmd.n or #cmd) > 0 then queue[#queue + 1] = {cmd = cmd, time = t} end
+      if (cmd.n or #cmd) > 0 then
+        tail = tail + 1
+        queue[tail] = {cmd = cmd, time = t}
+      end
     end
   end)
   stream.attach(conn, "received", function(r)
@@ -121,6 +124,6 @@ sniff.on("connection", function(conn)
         report(conn, q, show_reply(v), t)
       end
     end
-    for k = head, #queue do report(conn, queue[k], "(no reply)", nil) end
+    for k = head, tail do report(conn, queue[k], "(no reply)", nil) end
   end)
 end)
