@@ -300,7 +300,10 @@ function Reader:time_last() return self.t_last end
 -- ------------------------------------------------------------------------
 
 local DIRS = {"sent", "received"}
-local hubs = setmetatable({}, {__mode = "k"})
+-- A connection's hub lives in the connection's own script fields, under a
+-- key no script can name (a weak table keyed by connections would make
+-- the collector work hard with thousands of them).
+local HUB = setmetatable({}, {__tostring = function() return "sniff.stream hub" end})
 
 -- The global handler for `event`, to forward to after a per-connection one.
 local function global(event)
@@ -318,10 +321,10 @@ end
 -- sent_data, received_data, gap and closed: a script that sets its own
 -- conn:on for those events afterwards takes them over.
 function stream.hook(conn, sink)
-  local hub = hubs[conn]
+  local hub = conn[HUB]
   if not hub then
     hub = {sinks = {}}
-    hubs[conn] = hub
+    conn[HUB] = hub
     local function data(dir, event)
       return function(c, bytes)
         local sinks = hub.sinks
