@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -17,6 +18,7 @@
 #include "decode.h"
 #include "log.h"
 #include "priv.h"
+#include "pcapw.h"
 #include "script.h"
 
 /* Records per idle tick: large enough to amortise the loop, small enough
@@ -59,7 +61,54 @@ struct ls_app {
     struct ls_live *live;    /* -i interfaces, or NULL */
     struct ls_dump *dump;    /* -w file, or NULL */
     struct ls_capture *reading; /* the source in ls_capture_dispatch */
+    struct ls_frame frame;   /* the frame being processed, for carving (fwd_packet) */
+    bool progress;           /* draw the progress line (stderr is a terminal, no -q) */
+    bool progress_shown;     /* the line is on screen: clear it before going on */
+    uint64_t progress_start; /* uv_hrtime() when the file was opened */
+    uint64_t progress_last;  /* uv_hrtime() of the last update */
 };
+
+/* ---- progress ------------------------------------------------------------ */
+
+/* Updates per second of the progress line. */
+#define PROGRESS_HZ 4
+
+static void progress_clear(struct ls_app *a)
+{
+    if (a->progress_shown) {
+        fputs("\r\033[K", stderr);
+        a->progress_shown = false;
+    }
+}
+
+/* "file.pcap: 12.3/45.6 MB (27%), 120345 packets, 301 connections,
+ * 40.1 MB/s, ETA 0:01", redrawn in place a few times per second. */
+static void progress_update(struct ls_app *a)
+{
+    uint64_t now = uv_hrtime(), done, total;
+    double secs, rate;
+
+    if (!a->progress || a->cap == NULL || now - a->progress_last < 1000000000u / PROGRESS_HZ)
+        return;
+    a->progress_last = now;
+    if (!ls_capture_position(a->cap, &done, &total) || total == 0)
+        return;
+    secs = (double)(now - a->progress_start) / 1e9;
+    rate = secs > 0 ? (double)done / secs : 0;
+    if (done > total)
+        done = total;
+    fprintf(stderr, "\r%s: %.1f/%.1f MB (%d%%), %llu packets, %llu connections, %.1f MB/s",
+            ls_capture_name(a->cap), (double)done / 1e6, (double)total / 1e6,
+            (int)(100.0 * (double)done / (double)total), (unsigned long long)a->st->packets,
+            (unsigned long long)a->st->connections, rate / 1e6);
+    if (rate > 0) {
+        unsigned long eta = (unsigned long)((double)(total - done) / rate);
+        fprintf(stderr, ", ETA %lu:%02lu", eta / 60, eta % 60);
+    }
+    fputs("\033[K", stderr);
+    fflush(stderr);
+    a->progress_shown = true;
+}
 
 /* ---- hooks -------------------------------------------------------------- */
 
@@ -99,6 +148,16 @@ static void fwd_teardown(void *ud, struct ls_conn *c)
     struct ls_app *a = ud;
     if (a->sh.teardown != NULL)
         a->sh.teardown(a->sh.ud, c);
+}
+
+/* Carving: a connection that keeps its frames (conn:keep_packets,
+ * sniff.keep_packets) or is being saved (writer:save) gets this one. */
+static void fwd_packet(void *ud, struct ls_conn *c, enum ls_dir d)
+{
+    struct ls_app *a = ud;
+    LS_UNUSED(d);
+    if (c->keep != NULL)
+        ls_keep_frame(c->keep, &a->frame);
 }
 
 static void fwd_log(void *ud, enum ls_log_level level, struct ls_conn *c, const char *msg)
@@ -151,8 +210,11 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
         ls_flow_advance(a->ft, ts);
         if (a->packets && (status == LS_DECODE_TCP || status == LS_DECODE_UDP))
             ls_script_packet(a->s, &pkt, ts);
-        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
+        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
+            a->frame = (struct ls_frame){.ts = ts, .data = data, .caplen = caplen,
+                                         .wirelen = wirelen, .link = a->link};
             ls_flow_input(a->ft, &pkt, ts);
+        }
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {
         a->stopping = true;
@@ -203,6 +265,7 @@ static bool open_next(struct ls_app *a)
         }
         ls_log(&a->log, LS_LOG_INFO, "reading %s (link type %s)", ls_capture_name(a->cap),
                ls_capture_linktype_name(a->cap));
+        a->progress_start = a->progress_last = uv_hrtime();
         return true;
     }
     return false;
@@ -223,6 +286,7 @@ static void finish(struct ls_app *a)
     if (a->finished)
         return;
     a->finished = true;
+    progress_clear(a);
     uv_idle_stop(&a->idle);
     ls_live_stop(a->live);
     ls_capture_close(a->cap);
@@ -249,6 +313,9 @@ static void on_idle(uv_idle_t *h)
     a->reading = a->cap;
     n = ls_capture_dispatch(a->cap, BATCH, on_frame, a, err);
     a->reading = NULL;
+    progress_update(a);
+    if (n < 0 || ls_capture_eof(a->cap))
+        progress_clear(a);
     if (n < 0) {
         ls_log(&a->log, LS_LOG_ERROR, "%s", err);
         a->failed = true;
@@ -451,6 +518,7 @@ static int setup(struct ls_app *a, char *errbuf)
         .gap = fwd_gap,
         .closed = fwd_closed,
         .teardown = fwd_teardown,
+        .packet = fwd_packet,
         .log = fwd_log,
     };
     const struct ls_script_config scfg = {
@@ -553,6 +621,7 @@ int ls_app_run(const struct ls_config *cfg, char errbuf[LS_ERRBUF_SIZE])
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
     errbuf[0] = '\0';
+    a.progress = cfg->verbosity >= 0 && isatty(STDERR_FILENO);
     ls_log_init(&a.log, "luasniff", cfg->verbosity);
     rc = setup(&a, errbuf);
     if (rc == 0) {

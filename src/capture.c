@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <pcap/pcap.h>
 
 /* -w: a pcap file being written (see ls_capture_dump_attach). */
@@ -216,6 +218,22 @@ const char *ls_capture_linktype_name(const struct ls_capture *cap)
 const char *ls_capture_name(const struct ls_capture *cap)
 {
     return cap->name;
+}
+
+bool ls_capture_position(const struct ls_capture *cap, uint64_t *done, uint64_t *total)
+{
+    FILE *f = pcap_file(cap->p);
+    struct stat st;
+    off_t off;
+
+    if (f == NULL || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    off = ftello(f); /* includes stdio's read-ahead: close enough */
+    if (off < 0)
+        return false;
+    *done = (uint64_t)off;
+    *total = (uint64_t)st.st_size;
+    return true;
 }
 
 void ls_capture_close(struct ls_capture *cap)

@@ -109,6 +109,9 @@ void ls_capture_dump_flush(struct ls_dump *d);
 /* Flushes and closes the writer (NULL does nothing). Returns 0, or LS_EIO
  * when the last writes failed. */
 int ls_capture_dump_close(struct ls_dump *d, char errbuf[LS_ERRBUF_SIZE]);
+/* For a progress display: bytes of the file read so far and its size.
+ * Returns false when unknown (stdin or another non-regular file). */
+bool ls_capture_position(const struct ls_capture *cap, uint64_t *done, uint64_t *total);
 
 /* Closes the source. */
 void ls_capture_close(struct ls_capture *cap);

@@ -52,6 +52,8 @@ struct ls_half {
 /* What fixed a direction's sequence base. */
 enum { LS_BASE_NONE = 0, LS_BASE_SYN, LS_BASE_ACK, LS_BASE_DATA };
 
+struct ls_keep;
+
 struct ls_conn {
     /* --- owned by the flow table; first, so that a hash lookup reads one
      * cache line: the chain link, the hash and the endpoints --- */
@@ -74,6 +76,7 @@ struct ls_conn {
     /* --- owned by the script host --- */
     int lua_ref;          /* registry ref of the box, or a negative value */
     uint32_t lua_handlers; /* bit per event with a conn:on handler */
+    struct ls_keep *keep; /* kept frames for carving (pcapw.h), or NULL */
 
     /* --- owned by the TCP tracker --- */
     struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */

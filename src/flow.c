@@ -501,6 +501,8 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
     LIST_REMOVE(&ft->age, c, age_prev, age_next);
     LIST_PUSH(&ft->age, c, age_prev, age_next);
 
+    if (ft->hooks.packet)
+        ft->hooks.packet(ft->hooks.ud, c, (enum ls_dir)dir);
     c->busy++;
     enum ls_tcp_verdict v = ls_tcp_input(&ft->tcp, c, (enum ls_dir)dir, pkt);
     c->busy--;

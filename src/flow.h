@@ -72,6 +72,12 @@ struct ls_flow_hooks {
     void (*teardown)(void *ud, struct ls_conn *c);
     /* A diagnostic about `c` (may be NULL), already formatted. */
     void (*log)(void *ud, enum ls_log_level level, struct ls_conn *c, const char *msg);
+    /* The packet being processed belongs to `c`, sent by the side of
+     * direction `d`. Called for every packet of a live connection (ignored
+     * ones included), after `open` and before the TCP tracker sees it, so
+     * that carving can record the frame before any handler runs for it. May
+     * be NULL. Must not call script code. */
+    void (*packet)(void *ud, struct ls_conn *c, enum ls_dir d);
 };
 
 struct ls_flow_table;

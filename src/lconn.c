@@ -151,6 +151,11 @@ static void pushfield(lua_State *L, const struct lsnap *v, enum field f)
     }
 }
 
+struct ls_conn *ls_lconn_check(lua_State *L, int idx)
+{
+    return checkconn(L, idx)->c;
+}
+
 /* ------------------------------------------------------------------------
  * Metamethods
  * ------------------------------------------------------------------------ */
@@ -267,6 +272,8 @@ void ls_lconn_init(lua_State *L)
         {"on", conn_on},
         {"ignore", conn_ignore},
         {"close", conn_close},
+        {"keep_packets", ls_lpcapw_conn_keep},
+        {"kept", ls_lpcapw_conn_kept},
         {NULL, NULL},
     };
     luaL_newmetatable(L, LS_CONN_MT);

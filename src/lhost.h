@@ -61,6 +61,7 @@ struct ls_script {
     bool unanchored;           /* deadlines are relative: the clock has not started */
     ls_script_ifstats_fn ifstats; /* live interfaces' counters, or NULL */
     void *ifstats_ud;
+    size_t keep_default;       /* sniff.keep_packets(): frame budget of new connections */
 };
 
 /* One C -> Lua call, described on the caller's stack and read by the
@@ -102,6 +103,28 @@ bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h);
 /* Detaches c's box (snapshot, box->c = NULL, unref). Allocates nothing, so
  * it is safe unprotected. */
 void ls_lconn_detach(lua_State *L, struct ls_conn *c);
+
+/* Returns the live connection of the box at `idx`; raises "connection is
+ * torn down" (or a type error) otherwise. */
+struct ls_conn *ls_lconn_check(lua_State *L, int idx);
+
+/* lpcapw.c. Creates the pcap writer metatable and adds pcap_writer and
+ * keep_packets to the table on top of the stack (the `sniff` table). Raises
+ * on memory error. */
+void ls_lpcapw_open(lua_State *L, struct ls_script *s);
+
+/* conn:keep_packets(bytes) and conn:kept() (lua_CFunctions, in lconn's
+ * method table). */
+int ls_lpcapw_conn_keep(lua_State *L);
+int ls_lpcapw_conn_kept(lua_State *L);
+
+/* A new connection: gives it the sniff.keep_packets budget (before the
+ * `connection` handler runs). Calls no Lua. */
+void ls_lpcapw_conn_open(struct ls_script *s, struct ls_conn *c);
+
+/* At teardown: frees c's kept frames and lets go of the writer it follows.
+ * Allocates nothing. */
+void ls_lpcapw_conn_release(lua_State *L, struct ls_conn *c);
 
 /* llib.c. Creates the `sniff` table (and the timer metatable) and leaves it
  * on the stack. Raises on memory error. */

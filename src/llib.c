@@ -256,6 +256,19 @@ static int l_on(lua_State *L)
     return 0;
 }
 
+/* sniff.handler(event) -> the global handler, or nil. Lets a library that
+ * takes a connection's events with conn:on pass them on. */
+static int l_handler(lua_State *L)
+{
+    struct ls_script *s = getscript(L);
+    int h = luaL_checkoption(L, 1, NULL, ls_handler_names);
+    if (s->ref[h] == LUA_NOREF)
+        lua_pushnil(L);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[h]);
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, ls_flow_now(getscript(L)->ft));
@@ -398,7 +411,7 @@ void ls_llib_push_packet(lua_State *L, const struct ls_packet *pkt, double ts)
 void ls_llib_open(lua_State *L, struct ls_script *s)
 {
     static const luaL_Reg funcs[] = {
-        {"on", l_on},         {"now", l_now},       {"after", l_after}, {"every", l_every},
+        {"on", l_on},         {"handler", l_handler}, {"now", l_now},       {"after", l_after}, {"every", l_every},
         {"filter", l_filter}, {"stop", l_stop},     {"stats", l_stats}, {"log", l_log},
         {NULL, NULL},
     };
@@ -421,4 +434,5 @@ void ls_llib_open(lua_State *L, struct ls_script *s)
     luaL_setfuncs(L, funcs, 1);
     lua_pushliteral(L, LS_VERSION);
     lua_setfield(L, -2, "version");
+    ls_lpcapw_open(L, s);
 }

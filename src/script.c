@@ -301,6 +301,7 @@ static bool h_open(void *ud, struct ls_conn *c)
     /* These fields are ours; a recycled pool entry must not keep stale ones. */
     c->lua_ref = LUA_NOREF;
     c->lua_handlers = 0;
+    ls_lpcapw_conn_open(s, c);
     ls_llib_anchor(s, ls_flow_now(s->ft));
     if (s->ref[LS_H_CONNECTION] == LUA_NOREF)
         return true;
@@ -346,6 +347,7 @@ static void h_teardown(void *ud, struct ls_conn *c)
         ls_script_dispatch(s, &a);
     }
     ls_lconn_detach(s->L, c);
+    ls_lpcapw_conn_release(s->L, c);
 }
 
 static void h_log(void *ud, enum ls_log_level level, struct ls_conn *c, const char *msg)

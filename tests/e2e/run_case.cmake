@@ -10,7 +10,8 @@
 #                  the file mentions -r, it lists the inputs itself)
 #   scriptargs     arguments after the script
 #   stdin          one line: a file in WORK fed to luasniff's standard input
-#   after.sh       run with sh in WORK after luasniff; its stdout is appended
+#   after.sh       run with sh in WORK after luasniff ($LUASNIFF is the binary);
+#                  its stdout is appended
 #   expected.out   exact stdout
 #   expected.err   lines that must each appear in stderr (substring; a line
 #                  starting with "re:" is a CMake regex instead)
@@ -78,7 +79,9 @@ execute_process(COMMAND "${BIN}" ${args} ${input_opt}
   WORKING_DIRECTORY "${WORK}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(EXISTS "${CASE}/after.sh")
-  execute_process(COMMAND sh "${CASE}/after.sh" WORKING_DIRECTORY "${WORK}"
+  # after.sh may run luasniff again (on a file the run wrote): $LUASNIFF.
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LUASNIFF=${BIN}" "LS_LUA_PATH=${SRC}/lua"
+    sh "${CASE}/after.sh" WORKING_DIRECTORY "${WORK}"
     OUTPUT_VARIABLE after ERROR_VARIABLE after_err RESULT_VARIABLE after_rc)
   if(NOT after_rc EQUAL 0)
     message(FATAL_ERROR "${name}: after.sh failed (${after_rc}):\n${after_err}")

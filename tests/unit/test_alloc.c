@@ -124,7 +124,7 @@ static void no_allocation(enum ls_deliver mode)
     struct ls_flow_config cfg;
     ls_flow_config_default(&cfg);
     cfg.deliver = mode;
-    struct ls_flow_hooks hooks = {NULL, h_open, h_data, h_gap, h_closed, h_teardown, h_log};
+    struct ls_flow_hooks hooks = {NULL, h_open, h_data, h_gap, h_closed, h_teardown, h_log, NULL};
     struct ls_flow_table *ft = ls_flow_new(&cfg, &hooks);
     struct stream st[CONNS];
     double ts = 1000.0;

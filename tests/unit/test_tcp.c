@@ -111,7 +111,8 @@ static struct env *env_new(struct ls_flow_config *cfg)
         ls_flow_config_default(&def);
         cfg = &def;
     }
-    struct ls_flow_hooks hooks = {&e->rec, h_open, h_data, h_gap, h_closed, h_teardown, h_log};
+    struct ls_flow_hooks hooks = {&e->rec, h_open, h_data, h_gap, h_closed, h_teardown, h_log,
+                                  NULL};
     e->ft = ls_flow_new(cfg, &hooks);
     e->rec.ft = e->ft;
     e->ts = 1000.0;

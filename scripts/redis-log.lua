@@ -1,0 +1,129 @@
+-- redis-log.lua: one line per Redis command with its reply and latency,
+-- from the RESP protocol (RESP2 and the common RESP3 types; inline commands
+-- too). A second protocol built on sniff.stream.
+--   luasniff -r trace.pcap scripts/redis-log.lua [-p PORT]... [--slow SEC]
+--   -p PORT     server ports (default 6379)
+--   --slow SEC  only commands slower than SEC seconds
+-- Line: TIME CLIENT SERVER LATENCY COMMAND [ARGS...] -> REPLY
+--   TIME     capture time of the command; LATENCY seconds to its reply (6
+--            decimals), "-" when the connection ended first
+--   ARGS     at most 3 shown, each cut to 32 bytes, then "..."
+--   REPLY    +OK, -ERR msg, :42, $5 (bulk length), *3 (array size), nil
+-- Latencies are delivery times: use --deliver arrival for the times of the
+-- segments themselves (the default delivers at the peer's ACK).
+
+local stream = require "sniff.stream"
+
+local usage = "usage: redis-log.lua [-p PORT]... [--slow SEC]"
+local ports, slow = nil, nil
+local i = 1
+while arg and arg[i] do
+  local a, v = arg[i], arg[i + 1]
+  if a == "-p" and v and v:match("^%d+$") then
+    ports = ports or {}
+    ports[tonumber(v)], i = true, i + 2
+  elseif a == "--slow" and v and tonumber(v) then
+    slow, i = tonumber(v), i + 2
+  else
+    error(usage, 0)
+  end
+end
+ports = ports or {[6379] = true}
+
+local function ep(ip, port)
+  return (ip:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(ip, port)
+end
+
+-- Reads one RESP value; returns a Lua value (tables for aggregates, a
+-- {err = msg} table for errors, false for nil) or nil at the end.
+local function value(r)
+  local line = r:read_line(65536)
+  if not line then return nil end
+  local t, rest = line:sub(1, 1), line:sub(2)
+  if t == "+" then return rest
+  elseif t == "-" or t == "!" then
+    if t == "!" then rest = r:read(tonumber(rest) + 2):sub(1, -3) end
+    return {err = rest}
+  elseif t == ":" or t == "," or t == "(" then return tonumber(rest) or rest
+  elseif t == "#" then return rest == "t"
+  elseif t == "_" then return false
+  elseif t == "$" or t == "=" then
+    local n = tonumber(rest)
+    if not n or n < 0 then return false end
+    local s = r:read(n + 2)
+    return s and s:sub(1, n)
+  elseif t == "*" or t == "~" or t == ">" or t == "%" or t == "|" then
+    local n = tonumber(rest)
+    if not n or n < 0 then return false end
+    if t == "%" or t == "|" then n = n * 2 end
+    local a = {n = n}
+    for k = 1, n do a[k] = value(r) end
+    if t == "|" then return value(r) end -- attributes precede the real reply
+    return a
+  end
+  -- An inline command: words separated by spaces.
+  local a = {}
+  for w in line:gmatch("%S+") do a[#a + 1] = w end
+  a.n = #a
+  return a
+end
+
+local function show_reply(v)
+  if v == nil or v == false then return "nil" end
+  if type(v) == "table" then
+    if v.err then return "-" .. v.err end
+    return "*" .. (v.n or #v)
+  end
+  if type(v) == "string" then return #v <= 32 and ("+" .. v) or ("$" .. #v) end
+  return ":" .. tostring(v)
+end
+
+local function show_command(cmd)
+  local out = {}
+  for k = 1, math.min(cmd.n or #cmd, 4) do
+    local s = tostring(cmd[k])
+    if #s > 32 then s = s:sub(1, 32) .. "..." end
+    out[#out + 1] = (s:gsub("[^\32-\126]", "."))
+  end
+  if (cmd.n or #cmd) > 4 then out[#out + 1] = "..." end
+  return table.concat(out, " ")
+end
+
+local function report(conn, q, reply, t)
+  local lat = t and t - q.time
+  if slow and (not lat or lat < slow) then return end
+  print(("%.6f %s %s %s %s -> %s"):format(q.time, ep(conn.client_ip, conn.client_port),
+    ep(conn.server_ip, conn.server_port), lat and ("%.6f"):format(lat) or "-",
+    show_command(q.cmd), reply))
+end
+
+sniff.on("connection", function(conn)
+  if not ports[conn.server_port] then return false end
+  local queue, head, tail = {}, 1, 0
+  stream.attach(conn, "sent", function(r)
+    while true do
+      if not r:wait_data() then return end
+      local t = r:time_first()
+      local cmd = value(r)
+      if type(cmd) ~= "table" or cmd.err then return end
+      if (cmd.n or #cmd) > 0 then
+        tail = tail + 1
+        queue[tail] = {cmd = cmd, time = t}
+      end
+    end
+  end)
+  stream.attach(conn, "received", function(r)
+    while true do
+      if not r:wait_data() then break end
+      local t = r:time_first()
+      local v = value(r)
+      if v == nil then break end
+      local q = queue[head]
+      if q then
+        queue[head], head = nil, head + 1
+        report(conn, q, show_reply(v), t)
+      end
+    end
+    for k = head, tail do report(conn, queue[k], "(no reply)", nil) end
+  end)
+end)
