@@ -10,9 +10,7 @@
 --   REQ_BODY, RES_BODY  body bytes (after chunked decoding)
 --   LATENCY  seconds from the request's first byte to the response's
 --            first byte (6 decimals; "-" without a response)
--- Times are when luasniff delivered the bytes: with the default --deliver
--- ack that is when the peer acknowledged them, so run with --deliver
--- arrival for the times of the data segments themselves.
+-- Times are those of the data segments themselves, in either --deliver mode.
 --   FLAGS    "incomplete" when a message was cut (gap, close), "upgrade"
 -- JSON keys: time, client, server, method, host, target, version, status,
 --   reason, req_body, res_body, latency, complete, upgrade (as applicable).

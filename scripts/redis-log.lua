@@ -9,8 +9,8 @@
 --            decimals), "-" when the connection ended first
 --   ARGS     at most 3 shown, each cut to 32 bytes, then "..."
 --   REPLY    +OK, -ERR msg, :42, $5 (bulk length), *3 (array size), nil
--- Latencies are delivery times: use --deliver arrival for the times of the
--- segments themselves (the default delivers at the peer's ACK).
+-- Latencies use the capture times of the segments themselves, in either
+-- --deliver mode.
 
 local stream = require "sniff.stream"
 

@@ -122,11 +122,12 @@ static bool fwd_open(void *ud, struct ls_conn *c)
     return a->sh.open == NULL || a->sh.open(a->sh.ud, c);
 }
 
-static void fwd_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n)
+static void fwd_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
+                     double ts)
 {
     struct ls_app *a = ud;
     if (a->sh.data != NULL)
-        a->sh.data(a->sh.ud, c, d, p, n);
+        a->sh.data(a->sh.ud, c, d, p, n, ts);
 }
 
 static void fwd_gap(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n)

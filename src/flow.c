@@ -312,6 +312,7 @@ static void close_conn(struct ls_flow_table *ft, struct ls_conn *c, enum ls_clos
             why = LS_CLOSE_RST; /* it ended with the reset, whatever came after */
     }
     c->busy++;
+    ft->tcp.rctx.now = ft->now;
     ls_tcp_flush(&ft->tcp, c);
     c->state = LS_STATE_CLOSED;
     c->close_reason = why;
@@ -504,6 +505,7 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
     if (ft->hooks.packet)
         ft->hooks.packet(ft->hooks.ud, c, (enum ls_dir)dir);
     c->busy++;
+    ft->tcp.rctx.now = ts;
     enum ls_tcp_verdict v = ls_tcp_input(&ft->tcp, c, (enum ls_dir)dir, pkt);
     c->busy--;
     if (v == LS_TCP_CLOSE) {

@@ -62,8 +62,11 @@ struct ls_flow_hooks {
     void *ud;
     /* A new connection; returns false when the script ignores it. */
     bool (*open)(void *ud, struct ls_conn *c);
-    /* In-order bytes (borrowed) of direction `d`. */
-    void (*data)(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n);
+    /* In-order bytes (borrowed) of direction `d`; `ts` is the capture time
+     * of the segment that brought the first of them (with --deliver ack,
+     * earlier than the ACK that released them). */
+    void (*data)(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
+                 double ts);
     /* `n` bytes of direction `d` that will never arrive. */
     void (*gap)(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n);
     /* The connection ended; reported once, and not for ignored connections. */

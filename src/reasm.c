@@ -19,6 +19,7 @@ struct ls_seg {
     uint32_t len;   /* live bytes from data[start] */
     uint32_t cap;   /* size of data[] */
     uint32_t mem;   /* size of the pool block */
+    double ts;      /* capture time of the segment that brought data[start] */
     uint8_t data[];
 };
 
@@ -118,6 +119,7 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
         if (!s)
             return false;
         s->off = off;
+        s->ts = ctx->now;
         s->start = 0;
         s->len = (uint32_t)chunk;
         s->cap = (uint32_t)(got - SEG_HDR);
@@ -145,12 +147,12 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
 /* ---- delivery ---- */
 
 static void emit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, const uint8_t *p,
-                 size_t n)
+                 size_t n, double ts)
 {
     uint64_t off = r->next;
     r->next += n;
     r->delivered += n;
-    ctx->ops->data(ud, off, p, n);
+    ctx->ops->data(ud, off, p, n, ts);
 }
 
 static void emit_gap(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t n)
@@ -173,7 +175,7 @@ static void deliver_held(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud,
         s->off += n;
         r->held -= n;
         /* The block stays allocated across the callback; it is freed after. */
-        emit(r, ctx, ud, p, n);
+        emit(r, ctx, ud, p, n, s->ts);
         if (s->len == 0)
             free_seg(r, ctx, s);
     }
@@ -231,7 +233,7 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
     /* Fast path: in order, nothing held, allowed now: straight from the packet. */
     if (!r->head && off == r->next && r->limit > off) {
         size_t now = (size_t)min64(n, r->limit - off);
-        emit(r, ctx, ud, p, now);
+        emit(r, ctx, ud, p, now, ctx->now);
         p += now;
         n -= now;
         off += now;
@@ -255,7 +257,7 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
         ctx->forced++;
         if (off > r->next)
             emit_gap(r, ctx, ud, off - r->next);
-        emit(r, ctx, ud, p, n);
+        emit(r, ctx, ud, p, n, ctx->now);
         return;
     }
 

@@ -20,8 +20,9 @@ enum ls_overlap { LS_OVERLAP_FIRST = 0, LS_OVERLAP_LAST };
  * given to each ls_reasm_* call. They may invoke scripts, but must not touch
  * this ls_reasm. */
 struct ls_reasm_ops {
-    /* `n` in-order bytes starting at stream offset `off` (borrowed). */
-    void (*data)(void *ud, uint64_t off, const uint8_t *p, size_t n);
+    /* `n` in-order bytes starting at stream offset `off` (borrowed); `ts`
+     * is the capture time of the segment that brought the first of them. */
+    void (*data)(void *ud, uint64_t off, const uint8_t *p, size_t n, double ts);
     /* `n` bytes at offset `off` will never be delivered. */
     void (*gap)(void *ud, uint64_t off, uint64_t n);
     /* A retransmission carried `n` bytes at `off` that differ from the copy
@@ -46,6 +47,7 @@ struct ls_reasm_ctx {
     const struct ls_reasm_ops *ops;
     enum ls_overlap overlap;
     size_t max_held; /* per direction: past it the oldest bytes are forced out */
+    double now;      /* capture time of the packet being processed */
     uint64_t conflicts;      /* segments whose overlap differed */
     uint64_t forced;         /* times max_held or the pool cap forced bytes out */
 };

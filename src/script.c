@@ -196,7 +196,8 @@ static int trampoline(lua_State *L)
     case LS_H_RECEIVED_DATA:
         ls_lconn_push(L, s, a->c);
         lua_pushlstring(L, a->str, a->len);
-        nargs = 2;
+        lua_pushnumber(L, a->ts);
+        nargs = 3;
         break;
     case LS_H_GAP:
         ls_lconn_push(L, s, a->c);
@@ -310,13 +311,14 @@ static bool h_open(void *ud, struct ls_conn *c)
     return a.ret;
 }
 
-static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n)
+static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
+                   double ts)
 {
     struct ls_script *s = ud;
     enum ls_handler h = d == LS_DIR_C2S ? LS_H_SENT_DATA : LS_H_RECEIVED_DATA;
     if (!wanted(s, c, h))
         return;
-    struct ls_call a = {.s = s, .h = h, .c = c, .str = (const char *)p, .len = n};
+    struct ls_call a = {.s = s, .h = h, .c = c, .str = (const char *)p, .len = n, .ts = ts};
     ls_script_dispatch(s, &a);
 }
 

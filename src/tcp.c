@@ -31,14 +31,14 @@ struct emit_ud {
 
 /* ---- reassembler callbacks ---- */
 
-static void on_data(void *ud, uint64_t off, const uint8_t *p, size_t n)
+static void on_data(void *ud, uint64_t off, const uint8_t *p, size_t n, double ts)
 {
     struct emit_ud *u = ud;
     LS_UNUSED(off);
     if (u->c->flags & LS_CONN_IGNORED)
         return;
     u->t->stats->payload_bytes += n;
-    u->t->hooks->data(u->t->hooks->ud, u->c, u->dir, p, n);
+    u->t->hooks->data(u->t->hooks->ud, u->c, u->dir, p, n, ts);
 }
 
 static void on_gap(void *ud, uint64_t off, uint64_t n)

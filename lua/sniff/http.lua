@@ -484,9 +484,9 @@ function Parser:flush()
 end
 
 -- Feeds client (dir "sent") or server ("received") bytes.
-function Parser:data(dir, bytes)
+function Parser:data(dir, bytes, t)
   if self.tunnel then self.tunnel_bytes[dir] = self.tunnel_bytes[dir] + #bytes; return end
-  self.readers[dir]:feed(bytes)
+  self.readers[dir]:feed(bytes, t)
   self:flush()
 end
 

@@ -88,13 +88,15 @@ end
 -- parser that decided something it was waiting for.
 function Reader:kick() self:_run() end
 
--- Appends bytes and lets the parser consume what it can.
-function Reader:feed(data)
+-- Appends bytes and lets the parser consume what it can. `t` is the capture
+-- time of the bytes (the third argument of sent_data/received_data); without
+-- it the reader's clock is used.
+function Reader:feed(data, t)
   local n = #data
   if n == 0 or self.eof then return end
   self.received = self.received + n
   if self.dead then self.discarded = self.discarded + n; return end
-  local now = self.clock()
+  local now = t or self.clock()
   if self.avail == 0 then self.t_first = now end
   self.t_last = now
   if self.pos > #self.buf and self.nmore == 0 then
@@ -312,7 +314,7 @@ local function global(event)
 end
 
 -- Routes conn's events to `sink`, an object with optional methods
---   sink:data(dir, bytes)   dir "sent" or "received"
+--   sink:data(dir, bytes, t)   dir "sent" or "received", t the bytes' capture time
 --   sink:gap(dir, n)
 --   sink:close(reason)
 -- Several sinks may hook the same connection; they are called in the order
@@ -326,14 +328,14 @@ function stream.hook(conn, sink)
     hub = {sinks = {}}
     conn[HUB] = hub
     local function data(dir, event)
-      return function(c, bytes)
+      return function(c, bytes, t)
         local sinks = hub.sinks
         for i = 1, #sinks do
           local s = sinks[i]
-          if s.data then s:data(dir, bytes) end
+          if s.data then s:data(dir, bytes, t) end
         end
         local g = global(event)
-        if g then g(c, bytes) end
+        if g then g(c, bytes, t) end
       end
     end
     conn:on("sent_data", data("sent", "sent_data"))
@@ -369,7 +371,7 @@ function stream.attach(conn, dir, fn, opts)
   end
   local r = stream.new(fn, opts)
   stream.hook(conn, {
-    data = function(_, d, bytes) if d == dir then r:feed(bytes) end end,
+    data = function(_, d, bytes, t) if d == dir then r:feed(bytes, t) end end,
     gap = function(_, d, n) if d == dir then r:gap(n) end end,
     close = function() r:close() end,
   })

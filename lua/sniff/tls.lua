@@ -249,9 +249,9 @@ function Parser:flush()
   for i = 1, #q do q[i][1](self.conn, q[i][2]) end
 end
 
-function Parser:data(dir, bytes)
+function Parser:data(dir, bytes, t)
   if self.done[dir] then return end
-  self.readers[dir]:feed(bytes)
+  self.readers[dir]:feed(bytes, t)
   self:flush()
 end
 

@@ -55,9 +55,10 @@ void __wrap_free(void *p)
 static uint64_t delivered;
 
 static bool h_open(void *ud, struct ls_conn *c) { (void)ud; (void)c; return true; }
-static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n)
+static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
+                   double ts)
 {
-    (void)ud; (void)c; (void)d; (void)p;
+    (void)ud; (void)c; (void)d; (void)p; (void)ts;
     delivered += n;
 }
 static void h_gap(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n)

@@ -16,12 +16,14 @@ struct out {
     char text[4096]; /* delivered bytes, gaps shown as [gap N] */
     size_t len;
     int conflicts;
+    double last_ts; /* time passed with the latest data */
 };
 
-static void o_data(void *ud, uint64_t off, const uint8_t *p, size_t n)
+static void o_data(void *ud, uint64_t off, const uint8_t *p, size_t n, double ts)
 {
     struct out *o = ud;
     (void)off;
+    o->last_ts = ts;
     if (o->len + n >= sizeof o->text)
         return; /* large tests check the counters instead */
     memcpy(o->text + o->len, p, n);
@@ -154,10 +156,13 @@ static void limit_gates_delivery(void **state)
     (void)state;
     struct fx f;
     setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    f.ctx.now = 7.5;
     add(&f, 100, "abcdef");
+    f.ctx.now = 9.0;
     assert_int_equal(f.o.len, 0);
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 103);
     assert_string_equal(f.o.text, "abc");
+    assert_true(f.o.last_ts == 7.5); /* when the bytes came, not when released */
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 101); /* never lowers */
     add(&f, 106, "g");
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 107);

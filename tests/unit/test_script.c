@@ -53,7 +53,7 @@ void ls_flow_ignore(struct ls_flow_table *ft, struct ls_conn *c)
     g_ignores++;
     g_busy_seen = c->busy;
     if (g_reenter != NULL)
-        g_hooks.data(g_hooks.ud, g_reenter, LS_DIR_C2S, (const uint8_t *)"x", 1);
+        g_hooks.data(g_hooks.ud, g_reenter, LS_DIR_C2S, (const uint8_t *)"x", 1, 0.0);
 }
 
 void ls_flow_request_close(struct ls_flow_table *ft, struct ls_conn *c)
@@ -171,7 +171,7 @@ static bool ev_open(struct ls_script *s, struct ls_conn *c)
 static void ev_data(struct ls_script *s, struct ls_conn *c, enum ls_dir d, const char *p, size_t n)
 {
     c->half[d].rs.delivered += n;
-    g_hooks.data(g_hooks.ud, c, d, (const uint8_t *)p, n);
+    g_hooks.data(g_hooks.ud, c, d, (const uint8_t *)p, n, 0.0);
     assert_int_equal(ls_script_stack_top(s), 0);
     assert_int_equal(c->busy, 0);
 }

@@ -26,6 +26,8 @@ struct rec {
     int refuse_id; /* `open` returns false for this id */
     struct ls_flow_table *ft;
     int ignore_on_data; /* conn id to ignore from its first data event */
+    double data_ts[8];  /* times passed with the first data events */
+    int ndata;
 };
 
 static void put(struct rec *r, const char *fmt, ...)
@@ -56,9 +58,12 @@ static bool h_open(void *ud, struct ls_conn *c)
 
 /* Consecutive data events of one direction are one line: how bytes are cut
  * into calls is not part of the contract, their order and content are. */
-static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n)
+static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
+                   double ts)
 {
     struct rec *r = ud;
+    if (r->ndata < (int)LS_ARRAY_SIZE(r->data_ts))
+        r->data_ts[r->ndata++] = ts;
     if (r->len && r->last_id == c->id && r->last_dir == (int)d &&
         r->len == r->last_data) {
         r->len--; /* drop the newline and append */
@@ -255,6 +260,25 @@ static void ack_gating_holds_until_acked(void **state)
               "data 1 c2s abcdef\n"
               "closed 1 end\n"
               "teardown 1\n");
+    env_free(e);
+}
+
+static void data_carries_its_own_time(void **state)
+{
+    LS_UNUSED(state);
+    struct env *e = env_new(NULL);
+    seg_at(e, 10.0, C, S, "S", 1000, 0, NULL);
+    seg_at(e, 10.1, S, C, "SA", 5000, 1001, NULL);
+    seg_at(e, 10.2, C, S, "PA", 1001, 5001, "abc");
+    seg_at(e, 10.3, C, S, "PA", 1004, 5001, "def");
+    seg_at(e, 15.0, S, C, "A", 5001, 1007, NULL);  /* released five seconds later */
+    seg_at(e, 16.0, S, C, "PA", 5001, 1007, "reply");
+    seg_at(e, 16.5, C, S, "A", 1007, 5006, NULL);
+    assert_int_equal(e->rec.ndata, 2);
+    assert_true(e->rec.data_ts[0] == 10.2); /* the request's own time, not the ACK's */
+    assert_true(e->rec.data_ts[1] == 16.0);
+    assert_true(ls_flow_now(e->ft) == 16.5);
+    finish(e);
     env_free(e);
 }
 
@@ -808,6 +832,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(in_order_exchange_fin),
         cmocka_unit_test(ack_gating_holds_until_acked),
+        cmocka_unit_test(data_carries_its_own_time),
         cmocka_unit_test(arrival_delivers_at_once),
         cmocka_unit_test(reversed_order),
         cmocka_unit_test(retransmissions_and_partial_overlap),
