@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "csum.h"
 #include "decode.h"
 #include "log.h"
 #include "script.h"
@@ -43,6 +44,7 @@ struct ls_app {
     bool stopping;           /* read no more: stop, -c count or a signal */
     bool finished;           /* finish() has run */
     bool failed;             /* a file could not be read: the run exits 1 */
+    struct ls_frag_table *frag;
 };
 
 /* ---- hooks -------------------------------------------------------------- */
@@ -115,6 +117,29 @@ static void run_timers(struct ls_app *a, double ts)
     }
 }
 
+/* A fragment goes to the reassembly table; when it completes a datagram,
+ * *pkt becomes the whole datagram (pointing into the table until its next
+ * call) and its status is returned. */
+static enum ls_decode_status defrag(struct ls_app *a, struct ls_packet *pkt)
+{
+    struct ls_packet whole;
+    enum ls_decode_status st = ls_frag_input(a->frag, pkt, ls_flow_now(a->ft), &whole);
+
+    a->st->frag = *ls_frag_stats(a->frag);
+    if (st != LS_DECODE_FRAGMENT)
+        *pkt = whole;
+    return st;
+}
+
+/* --verify-checksums: false when a TCP packet must be dropped. */
+static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
+{
+    if (!a->cfg->verify_checksums || ls_csum_check(pkt) != LS_CSUM_BAD)
+        return true;
+    a->st->bad_checksums++;
+    return false;
+}
+
 static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
 {
     struct ls_app *a = ud;
@@ -133,9 +158,16 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     run_timers(a, ts);
     if (!ls_script_stop_requested(a->s)) {
         ls_flow_advance(a->ft, ts);
-        if (a->packets && (status == LS_DECODE_TCP || status == LS_DECODE_UDP))
+        if (a->st->frag.datagrams > 0) {
+            ls_frag_expire(a->frag, ls_flow_now(a->ft));
+            a->st->frag = *ls_frag_stats(a->frag);
+        }
+        if (status == LS_DECODE_FRAGMENT)
+            status = defrag(a, &pkt);
+        bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, &pkt);
+        if (a->packets && l4)
             ls_script_packet(a->s, &pkt, ts);
-        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
+        if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s))
             ls_flow_input(a->ft, &pkt, ts);
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {
@@ -325,6 +357,11 @@ static int setup(struct ls_app *a, char *errbuf)
         return LS_ENOMEM;
     }
     a->st = ls_flow_stats(a->ft);
+    a->frag = ls_frag_new(&cfg->frag);
+    if (a->frag == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s", ls_strerror(LS_ENOMEM));
+        return LS_ENOMEM;
+    }
     a->s = ls_script_new(&scfg, a->ft, &a->log, errbuf);
     if (a->s == NULL)
         return LS_ESCRIPT;
@@ -382,6 +419,7 @@ static void cleanup(struct ls_app *a)
         print_stats(a);
     if (a->ft != NULL)
         ls_flow_free(a->ft);
+    ls_frag_free(a->frag);
     free(a->filter);
 }
 
