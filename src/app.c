@@ -148,7 +148,7 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
 
     a->st->packets++;
     a->st->bytes += caplen;
-    status = ls_decode(a->link, data, caplen, wirelen, &pkt);
+    status = ls_decode(ls_capture_linktype(a->cap), data, caplen, wirelen, &pkt);
     if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
         a->st->decode[status]++;
     /* Every frame moves the capture clock, whatever it carries, so that
