@@ -11,6 +11,9 @@
  *   base SECONDS         added to every packet time (default 1700000000)
  *   cut N                drop the last N bytes of the finished file (a capture
  *                        cut mid-record)
+ *   badlen N             the last record claims N captured bytes (an absurd
+ *                        record length); its real bytes follow
+ *   badmagic             the file header starts with garbage, not a pcap magic
  * Packets:
  *   TIME SRC > DST FLAGS [option...] [payload...]
  *   TIME raw PAYLOAD     the link-layer frame, verbatim
@@ -41,6 +44,7 @@
 
 static const char *g_file = "-";
 static int g_line;
+static size_t g_last_rec; /* offset of the last record written in `recs` */
 
 static void die(const char *fmt, ...)
 {
@@ -452,6 +456,7 @@ static void add_record(struct buf *recs, double when, const struct buf *frame, l
         recs->p = np;
         recs->cap = cap;
     }
+    g_last_rec = recs->n;
     memcpy(recs->p + recs->n, hdr, 16);
     memcpy(recs->p + recs->n + 16, frame->p, caplen);
     recs->n = need;
@@ -473,7 +478,8 @@ int main(int argc, char **argv)
      * anywhere before the first packet and `cut` can act at the end. */
     struct buf recs = {0};
     unsigned linktype = 1;
-    unsigned long snaplen = 262144, cut = 0;
+    unsigned long snaplen = 262144, cut = 0, badlen = 0;
+    int badmagic = 0;
     double base = 1700000000.0;
     int seen_packet = 0;
     uint16_t next_id = 1;
@@ -502,6 +508,16 @@ int main(int argc, char **argv)
                 linktype = 113;
             else
                 die("unknown link type '%s' (ether, raw, sll)", w[1]);
+            continue;
+        }
+        if (!strcmp(w[0], "badmagic")) {
+            badmagic = 1;
+            continue;
+        }
+        if (!strcmp(w[0], "badlen")) {
+            if (n != 2)
+                die("badlen takes one argument");
+            badlen = (unsigned long)num(w[1], UINT32_MAX, "badlen");
             continue;
         }
         if (!strcmp(w[0], "cut")) {
@@ -613,7 +629,11 @@ int main(int argc, char **argv)
     /* File header, little-endian: magic, version 2.4, thiszone, sigfigs,
      * snaplen, link type. */
     uint8_t fh[24];
-    uint32_t fv[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, (uint32_t)snaplen, linktype};
+    uint32_t fv[6] = {badmagic ? 0x0badf00du : 0xa1b2c3d4u, 2u | 4u << 16, 0, 0,
+                      (uint32_t)snaplen, linktype};
+    if (badlen && recs.n >= 16)
+        for (int j = 0; j < 4; j++)
+            recs.p[g_last_rec + 8 + j] = (uint8_t)(badlen >> (8 * j));
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < 4; j++)
             fh[i * 4 + j] = (uint8_t)(fv[i] >> (8 * j));
