@@ -108,7 +108,8 @@ static void tcp(struct out *o, uint32_t src, uint16_t sport, uint32_t dst, uint1
     t[12] = 5 << 4;
     t[13] = flags;
     be16(t + 14, 65535);
-    memcpy(t + 20, data, n);
+    if (n > 0)
+        memcpy(t + 20, data, n);
     memcpy(ph, ip + 12, 8);
     ph[8] = 0;
     ph[9] = 6;
