@@ -15,6 +15,7 @@
 
 #include "app_live.h"
 #include "capture.h"
+#include "csum.h"
 #include "decode.h"
 #include "log.h"
 #include "priv.h"
@@ -66,6 +67,7 @@ struct ls_app {
     bool progress_shown;     /* the line is on screen: clear it before going on */
     uint64_t progress_start; /* uv_hrtime() when the file was opened */
     uint64_t progress_last;  /* uv_hrtime() of the last update */
+    struct ls_frag_table *frag;
 };
 
 /* ---- progress ------------------------------------------------------------ */
@@ -191,6 +193,29 @@ static void run_timers(struct ls_app *a, double ts)
     }
 }
 
+/* A fragment goes to the reassembly table; when it completes a datagram,
+ * *pkt becomes the whole datagram (pointing into the table until its next
+ * call) and its status is returned. */
+static enum ls_decode_status defrag(struct ls_app *a, struct ls_packet *pkt)
+{
+    struct ls_packet whole;
+    enum ls_decode_status st = ls_frag_input(a->frag, pkt, ls_flow_now(a->ft), &whole);
+
+    a->st->frag = *ls_frag_stats(a->frag);
+    if (st != LS_DECODE_FRAGMENT)
+        *pkt = whole;
+    return st;
+}
+
+/* --verify-checksums: false when a TCP packet must be dropped. */
+static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
+{
+    if (!a->cfg->verify_checksums || ls_csum_check(pkt) != LS_CSUM_BAD)
+        return true;
+    a->st->bad_checksums++;
+    return false;
+}
+
 static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
 {
     struct ls_app *a = ud;
@@ -199,7 +224,9 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
 
     a->st->packets++;
     a->st->bytes += caplen;
-    status = ls_decode(a->link, data, caplen, wirelen, &pkt);
+    /* The source's link type, per frame: a pcapng file may mix interfaces. */
+    enum ls_linktype link = ls_capture_linktype(a->reading);
+    status = ls_decode(link, data, caplen, wirelen, &pkt);
     if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
         a->st->decode[status]++;
     /* Every frame moves the capture clock, whatever it carries, so that
@@ -209,11 +236,18 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     run_timers(a, ts);
     if (!ls_script_stop_requested(a->s)) {
         ls_flow_advance(a->ft, ts);
-        if (a->packets && (status == LS_DECODE_TCP || status == LS_DECODE_UDP))
+        if (a->st->frag.datagrams > 0) {
+            ls_frag_expire(a->frag, ls_flow_now(a->ft));
+            a->st->frag = *ls_frag_stats(a->frag);
+        }
+        if (status == LS_DECODE_FRAGMENT)
+            status = defrag(a, &pkt);
+        bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, &pkt);
+        if (a->packets && l4)
             ls_script_packet(a->s, &pkt, ts);
-        if (status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
+        if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
             a->frame = (struct ls_frame){.ts = ts, .data = data, .caplen = caplen,
-                                         .wirelen = wirelen, .link = a->link};
+                                         .wirelen = wirelen, .link = link};
             ls_flow_input(a->ft, &pkt, ts);
         }
     }
@@ -539,6 +573,11 @@ static int setup(struct ls_app *a, char *errbuf)
         return LS_ENOMEM;
     }
     a->st = ls_flow_stats(a->ft);
+    a->frag = ls_frag_new(&cfg->frag);
+    if (a->frag == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s", ls_strerror(LS_ENOMEM));
+        return LS_ENOMEM;
+    }
     a->s = ls_script_new(&scfg, a->ft, &a->log, errbuf);
     if (a->s == NULL)
         return LS_ESCRIPT;
@@ -611,6 +650,7 @@ static void cleanup(struct ls_app *a)
         print_stats(a);
     if (a->ft != NULL)
         ls_flow_free(a->ft);
+    ls_frag_free(a->frag);
     free(a->filter);
 }
 

@@ -10,6 +10,7 @@
 #include "capture.h"
 #include "common.h"
 #include "flow.h"
+#include "frag.h"
 
 struct ls_config {
     const char *const *files; /* -r, in order */
@@ -30,6 +31,8 @@ struct ls_config {
     bool strict;
     int verbosity;            /* 0 normal, <0 quieter, >0 more */
     struct ls_flow_config flow;
+    struct ls_frag_config frag;
+    bool verify_checksums;    /* drop TCP packets with a bad checksum */
 };
 
 /* Runs to completion: reads cfg->files in order (connections carry on from

@@ -12,6 +12,12 @@
 
 #include <pcap/pcap.h>
 
+#include "pcapng.h"
+
+/* Distinct link types whose filter the pcapng fallback compiles; a file
+ * with more gets the rest unfiltered-out (dropped) rather than unfiltered. */
+#define NG_FILTERS 8
+
 /* -w: a pcap file being written (see ls_capture_dump_attach). */
 struct ls_dump {
     pcap_dumper_t *d;
@@ -34,6 +40,19 @@ struct ls_capture {
     void *ud;
     bool live;                /* an interface: no end, filter in the kernel */
     struct ls_dump *dump;     /* -w: frames that pass the filter, or NULL */
+    /* Files libpcap refuses but our pcapng reader takes (see open_pcapng);
+     * then p is NULL, the filter is compiled per link type, and `link`
+     * follows the interface of the frame being delivered. */
+    struct ls_pcapng *ng;
+    char *filter;
+    bool brk;
+    char *path;               /* the file opened, NULL for stdin */
+    struct {
+        int linktype;
+        bool ok;
+        struct bpf_program prog;
+    } ngf[NG_FILTERS];
+    int nngf;
 };
 
 /* libpcap's DLT values to ours. A table rather than a switch because DLT_RAW
@@ -76,6 +95,97 @@ static const char *strip_path(const char *msg, const char *path)
     return msg;
 }
 
+/* ---- pcapng files libpcap refuses --------------------------------------- */
+
+/* pcapng stores LINKTYPE_ values; only two differ from this platform's DLT_. */
+static int linktype_dlt(int linktype)
+{
+    if (linktype == 101)
+        return DLT_RAW;
+    if (linktype == 108)
+        return DLT_LOOP;
+    return linktype;
+}
+
+/* libpcap 1.10 reads pcapng only when every interface has the first one's
+ * link type and snaplen. When it refuses a pcapng file, our reader takes it.
+ * Returns 0; LS_ECAPTURE when the file is not pcapng (the caller reports
+ * libpcap's reason); LS_EIO with errbuf when our reader fails too. */
+static int open_pcapng(struct ls_capture *cap, const char *path, const char *filter,
+                       char errbuf[LS_ERRBUF_SIZE])
+{
+    FILE *f = path == NULL ? NULL : fopen(path, "rb");
+    int lt;
+
+    if (f == NULL || !ls_pcapng_probe(f)) {
+        if (f != NULL)
+            fclose(f);
+        return LS_ECAPTURE;
+    }
+    if (ls_pcapng_open(&cap->ng, f, cap->name, errbuf) != 0)
+        return LS_EIO;
+    if (filter != NULL && *filter != '\0' && cap->filter == NULL &&
+        (cap->filter = strdup(filter)) == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", cap->name);
+        return LS_ENOMEM;
+    }
+    lt = ls_pcapng_first_linktype(cap->ng);
+    cap->dlt = lt >= 0 ? linktype_dlt(lt) : -1;
+    cap->link = map_dlt(cap->dlt);
+    snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s, per interface",
+             lt >= 0 && pcap_datalink_val_to_name(cap->dlt) ? pcap_datalink_val_to_name(cap->dlt)
+                                                            : "none");
+    return 0;
+}
+
+/* The filter compiled for `linktype`, compiled on first use; NULL when it
+ * does not apply to that link type or too many link types were seen. */
+static const struct bpf_program *ng_filter(struct ls_capture *cap, int linktype, uint32_t snap)
+{
+    for (int i = 0; i < cap->nngf; i++)
+        if (cap->ngf[i].linktype == linktype)
+            return cap->ngf[i].ok ? &cap->ngf[i].prog : NULL;
+    if (cap->nngf == NG_FILTERS)
+        return NULL;
+    int i = cap->nngf++;
+    cap->ngf[i].linktype = linktype;
+    pcap_t *dead = pcap_open_dead(linktype_dlt(linktype), snap ? (int)snap : 262144);
+    cap->ngf[i].ok = dead != NULL && pcap_compile(dead, &cap->ngf[i].prog, cap->filter, 1,
+                                                  PCAP_NETMASK_UNKNOWN) == 0;
+    if (dead != NULL)
+        pcap_close(dead);
+    return cap->ngf[i].ok ? &cap->ngf[i].prog : NULL;
+}
+
+static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SIZE])
+{
+    struct ls_pcapng_rec rec;
+    int n = 0, rc = 0;
+
+    cap->brk = false;
+    while (n < max && !cap->brk && (rc = ls_pcapng_next(cap->ng, &rec, errbuf)) > 0) {
+        n++;
+        cap->records++;
+        if (cap->filter != NULL) {
+            const struct bpf_program *prog = ng_filter(cap, rec.linktype, rec.snaplen);
+            struct pcap_pkthdr h = {.caplen = rec.caplen, .len = rec.wirelen};
+            /* A filter that cannot apply to this link type matches nothing. */
+            if (prog == NULL || pcap_offline_filter(prog, &h, rec.data) == 0)
+                continue;
+        }
+        cap->dlt = linktype_dlt(rec.linktype);
+        cap->link = map_dlt(cap->dlt);
+        cap->fn(cap->ud, rec.ts, rec.data, rec.caplen, rec.wirelen);
+    }
+    if (rc < 0) {
+        cap->eof = true;
+        return LS_EIO;
+    }
+    if (rc == 0 && !cap->brk)
+        cap->eof = true;
+    return n;
+}
+
 int ls_capture_open_file(struct ls_capture **out, const char *path, const char *filter,
                          char errbuf[LS_ERRBUF_SIZE])
 {
@@ -86,7 +196,10 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
 
     *out = NULL;
     cap = calloc(1, sizeof *cap);
-    if (cap == NULL || (cap->name = strdup(name)) == NULL) {
+    if (cap == NULL || (cap->name = strdup(name)) == NULL ||
+        (strcmp(path, "-") != 0 && (cap->path = strdup(path)) == NULL)) {
+        if (cap != NULL)
+            free(cap->name);
         free(cap);
         snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", name);
         return LS_ENOMEM;
@@ -95,9 +208,15 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
      * also makes nanosecond files come out in the same unit. */
     cap->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
     if (cap->p == NULL) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: %s", name, strip_path(pcerr, path));
+        int rc = open_pcapng(cap, cap->path, filter, errbuf);
+        if (rc == 0) {
+            *out = cap;
+            return 0;
+        }
+        if (rc == LS_ECAPTURE)
+            snprintf(errbuf, LS_ERRBUF_SIZE, "%s: %s", name, strip_path(pcerr, path));
         ls_capture_close(cap);
-        return LS_ECAPTURE;
+        return rc == LS_EIO ? LS_ECAPTURE : rc;
     }
     cap->dlt = pcap_datalink(cap->p);
     cap->link = map_dlt(cap->dlt);
@@ -115,6 +234,12 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
             return LS_EINVAL;
         }
         cap->filtered = true;
+    }
+    cap->filter = filter != NULL && *filter != '\0' ? strdup(filter) : NULL;
+    if (filter != NULL && *filter != '\0' && cap->filter == NULL) {
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", name);
+        ls_capture_close(cap);
+        return LS_ENOMEM;
     }
     *out = cap;
     return 0;
@@ -148,11 +273,31 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
         return 0;
     cap->fn = fn;
     cap->ud = ud;
+    if (cap->ng != NULL) {
+        n = ng_dispatch(cap, max, errbuf);
+        cap->fn = NULL;
+        cap->ud = NULL;
+        return n;
+    }
     n = pcap_dispatch(cap->p, max, on_record, (u_char *)cap);
     cap->fn = NULL;
     cap->ud = NULL;
     if (n == PCAP_ERROR_BREAK)
         return 0;
+    /* libpcap checks pcapng interfaces lazily: a file it opened may still
+     * be refused at its first record. Our reader then starts it over. */
+    if (n < 0 && cap->records == 0) {
+        int rc = open_pcapng(cap, cap->path, cap->filter, errbuf);
+        if (rc == 0) {
+            pcap_close(cap->p);
+            cap->p = NULL;
+            return ls_capture_dispatch(cap, max, fn, ud, errbuf);
+        }
+        if (rc != LS_ECAPTURE) { /* pcapng, but damaged: our reader says where */
+            cap->eof = true;
+            return LS_EIO;
+        }
+    }
     if (n < 0) {
         cap->eof = true;
         if (cap->live)
@@ -174,7 +319,9 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
 
 void ls_capture_break(struct ls_capture *cap)
 {
-    pcap_breakloop(cap->p);
+    cap->brk = true;
+    if (cap->p != NULL)
+        pcap_breakloop(cap->p);
 }
 
 int ls_capture_check_filter(const char *filter, char errbuf[LS_ERRBUF_SIZE])
@@ -244,6 +391,12 @@ void ls_capture_close(struct ls_capture *cap)
         pcap_freecode(&cap->prog);
     if (cap->p != NULL)
         pcap_close(cap->p);
+    for (int i = 0; i < cap->nngf; i++)
+        if (cap->ngf[i].ok)
+            pcap_freecode(&cap->ngf[i].prog);
+    ls_pcapng_close(cap->ng);
+    free(cap->filter);
+    free(cap->path);
     free(cap->name);
     free(cap);
 }

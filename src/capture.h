@@ -55,7 +55,9 @@ int ls_capture_check_filter(const char *filter, char errbuf[LS_ERRBUF_SIZE]);
 /* True once the source is exhausted, or after a read error. */
 bool ls_capture_eof(const struct ls_capture *cap);
 
-/* The decoder's link type for this source (LS_LINK_UNSUPPORTED if unknown). */
+/* The decoder's link type for this source (LS_LINK_UNSUPPORTED if unknown).
+ * For a pcapng file read by our own reader, whose interfaces may differ,
+ * that of the frame being delivered (of the first interface before any). */
 enum ls_linktype ls_capture_linktype(const struct ls_capture *cap);
 
 /* libpcap's name of the source's link type ("EN10MB", ...). */

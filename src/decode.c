@@ -30,6 +30,7 @@
 
 #define IP4_HLEN 20       /* RFC 791 3.1 */
 #define IP4_TOTLEN_OFF 2
+#define IP4_ID_OFF 4
 #define IP4_FRAG_OFF 6
 #define IP4_MF 0x2000
 #define IP4_OFFSET_MASK 0x1fff
@@ -165,6 +166,8 @@ static enum ls_decode_status tcp(struct span *s, struct ls_packet *pkt)
         tcp_options(h + TCP_HLEN, doff - TCP_HLEN, pkt);
 
     size_t left = ls_cursor_left(&s->c);
+    pkt->l4 = h;
+    pkt->l4_len = (uint32_t)left;
     pkt->payload = h + doff;
     pkt->payload_len = (uint32_t)(left - doff);
     pkt->payload_missing = (uint32_t)(s->wire - left);
@@ -182,6 +185,8 @@ static enum ls_decode_status udp(struct span *s, struct ls_packet *pkt)
         return LS_DECODE_MALFORMED;
 
     struct span d = inner(s, UDP_HLEN, ulen);
+    pkt->l4 = h;
+    pkt->l4_len = (uint32_t)(UDP_HLEN + ls_cursor_left(&d.c));
     pkt->sport = ls_load_be16(h);
     pkt->dport = ls_load_be16(h + 2);
     pkt->payload = d.c.p;
@@ -207,6 +212,16 @@ static enum ls_decode_status transport(struct span *s, uint8_t proto, struct ls_
 /* IP                                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* A fragment's data is everything after the headers that are repeated in
+ * every fragment; the transport header is only in the first. */
+static void fragment_data(const struct span *s, struct ls_packet *pkt)
+{
+    size_t left = ls_cursor_left(&s->c);
+    pkt->payload = s->c.p;
+    pkt->payload_len = (uint32_t)left;
+    pkt->payload_missing = (uint32_t)(s->wire - left);
+}
+
 static enum ls_decode_status ipv4(struct span *s, struct ls_packet *pkt)
 {
     enum ls_decode_status st = need(s, IP4_HLEN);
@@ -228,10 +243,17 @@ static enum ls_decode_status ipv4(struct span *s, struct ls_packet *pkt)
     pkt->l4proto = h[IP4_PROTO_OFF];
     memcpy(pkt->src, h + IP4_SRC_OFF, 4);
     memcpy(pkt->dst, h + IP4_DST_OFF, 4);
-    if (ls_load_be16(h + IP4_FRAG_OFF) & (IP4_MF | IP4_OFFSET_MASK))
-        return LS_DECODE_FRAGMENT;
-
+    pkt->l3 = h;
+    pkt->l3_len = (uint32_t)ihl;
     struct span l4 = inner(s, ihl, total);
+    uint16_t fo = ls_load_be16(h + IP4_FRAG_OFF);
+    if (fo & (IP4_MF | IP4_OFFSET_MASK)) {
+        pkt->frag_id = ls_load_be16(h + IP4_ID_OFF);
+        pkt->frag_offset = (uint32_t)(fo & IP4_OFFSET_MASK) * 8;
+        pkt->frag_more = (fo & IP4_MF) != 0;
+        fragment_data(&l4, pkt);
+        return LS_DECODE_FRAGMENT;
+    }
     return transport(&l4, pkt->l4proto, pkt);
 }
 
@@ -292,6 +314,11 @@ static enum ls_decode_status ipv6(struct span *s, struct ls_packet *pkt)
             uint16_t fo = ls_load_be16(e + 2);
             if ((fo >> 3) != 0 || (fo & 1) != 0) {
                 pkt->l4proto = next;
+                pkt->frag_id = ls_load_be32(e + 4);
+                pkt->frag_offset = (uint32_t)(fo >> 3) * 8;
+                pkt->frag_more = (fo & 1) != 0;
+                skip(&p, len);
+                fragment_data(&p, pkt);
                 return LS_DECODE_FRAGMENT;
             }
         }

@@ -1,6 +1,7 @@
 /* decode.h: link layer to a TCP (or UDP) view of one captured packet.
  * A pure function over borrowed bytes: no allocation, no I/O, no state.
- * IP fragment reassembly is not done here; fragments are reported as such. */
+ * IP fragment reassembly is not done here (see frag.h); fragments are
+ * reported as such, with what reassembly needs. */
 #ifndef LS_DECODE_H
 #define LS_DECODE_H
 
@@ -78,6 +79,21 @@ struct ls_packet {
     /* IP-level facts */
     uint16_t vlan_depth;
     uint8_t ttl; /* hop limit for IPv6 */
+    /* Where the layers start, for checksum verification (csum.h): the IPv4
+     * header (NULL for IPv6) and its length, and the transport header, of
+     * which l4_len bytes were captured (the rest is payload_missing). */
+    const uint8_t *l3;
+    uint32_t l3_len;
+    const uint8_t *l4;
+    uint32_t l4_len;
+    /* LS_DECODE_FRAGMENT only: the datagram's identification (16 bits for
+     * IPv4, 32 for IPv6), where this fragment's data goes in the datagram
+     * (bytes after the IP header, RFC 791 / RFC 8200 4.5), and whether more
+     * fragments follow. payload, payload_len and payload_missing then
+     * describe the fragment's data, and l4proto the datagram's protocol. */
+    uint32_t frag_id;
+    uint32_t frag_offset;
+    bool frag_more;
 };
 
 /* Decodes `caplen` captured bytes of a frame whose original length was

@@ -504,19 +504,22 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
 
     if (ft->hooks.packet)
         ft->hooks.packet(ft->hooks.ud, c, (enum ls_dir)dir);
+    bool was_reset = (c->flags & LS_CONN_RESET) != 0;
     c->busy++;
     ft->tcp.rctx.now = ts;
     enum ls_tcp_verdict v = ls_tcp_input(&ft->tcp, c, (enum ls_dir)dir, pkt);
     c->busy--;
+    /* The tracker may cancel a reset and close in the same segment (the
+     * resetting side goes on with a FIN that ends the connection): the
+     * verdict is then CLOSE, so leave the reset list on the flag's word. */
+    if (was_reset && !(c->flags & LS_CONN_RESET))
+        LIST_REMOVE(&ft->resetting, c, reset_prev, reset_next);
     if (v == LS_TCP_CLOSE) {
         close_conn(ft, c, c->close_reason);
     } else if (v == LS_TCP_RESET) {
         c->reset_deadline = ft->now + RST_GRACE;
         LIST_PUSH(&ft->resetting, c, reset_prev, reset_next);
-    } else if (v == LS_TCP_UNRESET) {
-        LIST_REMOVE(&ft->resetting, c, reset_prev, reset_next);
-    }
-    else if ((c->flags & LS_CONN_IGNORED) && (c->half[0].rs.head || c->half[1].rs.head))
+    } else if ((c->flags & LS_CONN_IGNORED) && (c->half[0].rs.head || c->half[1].rs.head))
         ls_tcp_discard(&ft->tcp, c);
     if (ft->pending)
         run_pending_closes(ft);

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "conn.h"
+#include "frag.h"
 #include "pool.h"
 #include "reasm.h"
 
@@ -53,6 +54,8 @@ struct ls_stats {
     uint64_t script_errors;    /* handler errors (script host) */
     size_t buffered;           /* now: bytes held for reassembly */
     size_t peak_buffered;
+    uint64_t bad_checksums;    /* packets dropped by --verify-checksums (app) */
+    struct ls_frag_stats frag; /* IP fragment reassembly (app, copied from frag.c) */
 };
 
 /* Where the table's events go. Every callback may run script code; none may

@@ -362,6 +362,22 @@ void ls_llib_push_stats(lua_State *L, struct ls_script *s)
     F(buffered);
     F(peak_buffered);
 #undef F
+    setint(L, "bad_checksums", st->bad_checksums);
+    setint(L, "evicted", st->closed[LS_CLOSE_EVICTED]);
+    lua_createtable(L, 0, 10);
+#define F(name) setint(L, #name, st->frag.name)
+    F(fragments);
+    F(reassembled);
+    F(timeouts);
+    F(evicted);
+    F(overlaps);
+    F(too_many);
+    F(invalid);
+    F(datagrams);
+#undef F
+    setint(L, "buffered", st->frag.mem);
+    setint(L, "peak_buffered", st->frag.peak_mem);
+    lua_setfield(L, -2, "frag");
     push_ifstats(L, s);
     setint(L, "lua_memory", s->mem);
     lua_createtable(L, 0, LS_CLOSE__COUNT);

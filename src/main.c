@@ -39,6 +39,9 @@ static const char usage_text[] =
     "  --max-buffer BYTES       bytes held for reassembly in total (suffix k, M, G)\n"
     "  --max-conn-buffer BYTES  bytes held per connection direction\n"
     "  --strict                 a script handler error stops the run (exit 1)\n"
+    "  --verify-checksums       drop packets whose IP/TCP/UDP checksum is wrong\n"
+    "  --max-frag-buffer BYTES  bytes held for IP fragment reassembly (default 16M)\n"
+    "  --frag-timeout SEC       drop incomplete IP datagrams after this (default 30)\n"
     "  --lua-path DIR           bundled Lua modules (default: $LS_LUA_PATH, then installed)\n"
     "  --version, --help\n"
     "Without a script, one summary line is printed per connection.\n"
@@ -56,6 +59,9 @@ enum {
     OPT_VERSION,
     OPT_HELP,
     OPT_NOIMMEDIATE,
+    OPT_CHECKSUMS,
+    OPT_FRAGBUF,
+    OPT_FRAGTIME,
 };
 
 static const struct option longopts[] = {
@@ -70,6 +76,9 @@ static const struct option longopts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {"no-immediate-mode", no_argument, NULL, OPT_NOIMMEDIATE},
+    {"verify-checksums", no_argument, NULL, OPT_CHECKSUMS},
+    {"max-frag-buffer", required_argument, NULL, OPT_FRAGBUF},
+    {"frag-timeout", required_argument, NULL, OPT_FRAGTIME},
     {NULL, 0, NULL, 0},
 };
 
@@ -160,6 +169,7 @@ int main(int argc, char **argv)
     cfg.live.promisc = true;
     cfg.live.immediate = true;
     cfg.live.buffer_size = 2048 * 1024;
+    ls_frag_config_default(&cfg.frag);
     opterr = 0; /* our messages name the option and fit on one line */
     /* "+": stop at the script name, so its own arguments are left alone. */
     while ((c = getopt_long(argc, argv, "+:r:f:c:e:qvi:w:Z:s:pB:hV", longopts, NULL)) != -1) {
@@ -207,6 +217,11 @@ int main(int argc, char **argv)
                 (size_t)parse_count("--max-conn-buffer", optarg, SIZE_MAX, true);
             break;
         case OPT_STRICT: cfg.strict = true; break;
+        case OPT_CHECKSUMS: cfg.verify_checksums = true; break;
+        case OPT_FRAGBUF:
+            cfg.frag.max_mem = (size_t)parse_count("--max-frag-buffer", optarg, SIZE_MAX, true);
+            break;
+        case OPT_FRAGTIME: cfg.frag.timeout = parse_seconds("--frag-timeout", optarg); break;
         case OPT_LUAPATH: luapath = optarg; break;
         case 'V':
         case OPT_VERSION: printf(PROG " %s\n", LS_VERSION); exit(0);

@@ -11,6 +11,9 @@
  *   base SECONDS         added to every packet time (default 1700000000)
  *   cut N                drop the last N bytes of the finished file (a capture
  *                        cut mid-record)
+ *   badlen N             the last record claims N captured bytes (an absurd
+ *                        record length); its real bytes follow
+ *   badmagic             the file header starts with garbage, not a pcap magic
  * Packets:
  *   TIME SRC > DST FLAGS [option...] [payload...]
  *   TIME raw PAYLOAD     the link-layer frame, verbatim
@@ -19,7 +22,10 @@
  * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
  *   id=N vlan=N (repeatable, outermost first) pad=N (N zero bytes after the IP
  *   packet, like Ethernet padding) trunc=N (capture only the first N bytes)
- *   badsum (a wrong TCP checksum).
+ *   badsum (a wrong TCP checksum) frag=N (send the IP packet as fragments of
+ *   N data bytes, N a multiple of 8; IPv6 gets a fragment header; the id is
+ *   id=) fragrev (send those fragments last first) fragdrop=K (leave out
+ *   fragment K, counting from 0).
  * Payload pieces are concatenated: "C string with \r\n \x41 \0 escapes",
  *   x:68656c6c6f (hex), rep:N:"A" or rep:N:x:41 (repeated N times).
  * Checksums are valid unless badsum. Errors name the input line; exit 1. */
@@ -38,6 +44,7 @@
 
 static const char *g_file = "-";
 static int g_line;
+static size_t g_last_rec; /* offset of the last record written in `recs` */
 
 static void die(const char *fmt, ...)
 {
@@ -252,7 +259,9 @@ static int split(char *s, char **w, int max)
 struct opts {
     uint32_t seq, ack;
     unsigned win, ttl, id;
-    int mss, wscale, sackok, badsum;
+    int mss, wscale, sackok, badsum, fragrev;
+    unsigned frag;
+    long fragdrop;
     unsigned vlan[4];
     int nvlan;
     long pad, trunc;
@@ -345,6 +354,114 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
     free(topt.p);
 }
 
+/* Writes the link-layer header of a frame carrying `src` -> `dst`. */
+static void link_header(struct buf *frame, unsigned linktype, const struct addr *src,
+                        const struct addr *dst, const struct opts *o)
+{
+    unsigned ethertype = src->af == 4 ? 0x0800 : 0x86dd;
+    if (linktype == 1) {
+        static const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 1}, mac_b[6] = {2, 0, 0, 0, 0, 2};
+        /* Lower address:port gets mac_a, so each side keeps its MAC. */
+        int lower = memcmp(src->ip, dst->ip, 16) < 0 ||
+                    (!memcmp(src->ip, dst->ip, 16) && src->port < dst->port);
+        put(frame, lower ? mac_b : mac_a, 6);
+        put(frame, lower ? mac_a : mac_b, 6);
+        for (int i = 0; i < o->nvlan; i++) {
+            put16(frame, 0x8100);
+            put16(frame, o->vlan[i]);
+        }
+        put16(frame, ethertype);
+    } else if (linktype == 113) {
+        static const uint8_t mac[8] = {2, 0, 0, 0, 0, 1, 0, 0};
+        put16(frame, 0); /* to us */
+        put16(frame, 1); /* ARPHRD_ETHER */
+        put16(frame, 6);
+        put(frame, mac, 8);
+        put16(frame, ethertype);
+    }
+}
+
+/* Splits the IP packet `ip` (IPv4 with a 20-byte header, or IPv6 with none
+ * of its own extension headers) into fragments of `size` data bytes (0: one
+ * whole packet). Fills out[] with new buffers; returns their number. */
+static int fragment(const struct buf *ip, unsigned size, unsigned id, struct buf *out, int max)
+{
+    int v4 = ip->p[0] >> 4 == 4;
+    size_t hlen = v4 ? 20 : 40, len = ip->n - hlen;
+    int n = 0;
+    if (size == 0) {
+        out[0] = (struct buf){0};
+        put(&out[0], ip->p, ip->n);
+        return 1;
+    }
+    for (size_t off = 0; off < len; off += size) {
+        size_t part = len - off < size ? len - off : size;
+        int more = off + part < len;
+        struct buf *b = &out[n];
+        if (n == max)
+            die("more than %d fragments", max);
+        *b = (struct buf){0};
+        if (v4) {
+            put(b, ip->p, 20);
+            b->p[2] = (uint8_t)((20 + part) >> 8);
+            b->p[3] = (uint8_t)(20 + part);
+            b->p[6] = (uint8_t)((more ? 0x20 : 0) | (off / 8) >> 8);
+            b->p[7] = (uint8_t)(off / 8);
+            b->p[10] = b->p[11] = 0;
+            uint16_t ck = csum_fold(csum_add(0, b->p, 20));
+            b->p[10] = (uint8_t)(ck >> 8);
+            b->p[11] = (uint8_t)ck;
+        } else {
+            put(b, ip->p, 40);
+            b->p[4] = (uint8_t)((8 + part) >> 8);
+            b->p[5] = (uint8_t)(8 + part);
+            b->p[6] = 44;
+            put8(b, ip->p[6]);
+            put8(b, 0);
+            put16(b, (unsigned)off | (unsigned)more);
+            put32(b, id);
+        }
+        put(b, ip->p + hlen + off, part);
+        n++;
+    }
+    return n;
+}
+
+/* Appends one record of `frame` at time `when`, captured up to `trunc`
+ * bytes (-1: all) and the file's snaplen. */
+static void add_record(struct buf *recs, double when, const struct buf *frame, long trunc,
+                       unsigned long snaplen)
+{
+    uint32_t len = (uint32_t)frame->n, caplen = len;
+    if (trunc >= 0 && (uint32_t)trunc < caplen)
+        caplen = (uint32_t)trunc;
+    if (caplen > snaplen)
+        caplen = (uint32_t)snaplen;
+    /* Round to whole microseconds to avoid 0.3 -> 299999 us. */
+    long long us = (long long)(when * 1e6 + 0.5);
+    uint8_t hdr[16];
+    uint32_t v[4] = {(uint32_t)(us / 1000000), (uint32_t)(us % 1000000), caplen, len};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            hdr[i * 4 + j] = (uint8_t)(v[i] >> (8 * j));
+    /* The records may exceed MAXPKT in total, so no put() here. */
+    size_t need = recs->n + 16 + caplen;
+    if (need > recs->cap) {
+        size_t cap = recs->cap ? recs->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *np = realloc(recs->p, cap);
+        if (!np)
+            die("out of memory");
+        recs->p = np;
+        recs->cap = cap;
+    }
+    g_last_rec = recs->n;
+    memcpy(recs->p + recs->n, hdr, 16);
+    memcpy(recs->p + recs->n + 16, frame->p, caplen);
+    recs->n = need;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -361,7 +478,8 @@ int main(int argc, char **argv)
      * anywhere before the first packet and `cut` can act at the end. */
     struct buf recs = {0};
     unsigned linktype = 1;
-    unsigned long snaplen = 262144, cut = 0;
+    unsigned long snaplen = 262144, cut = 0, badlen = 0;
+    int badmagic = 0;
     double base = 1700000000.0;
     int seen_packet = 0;
     uint16_t next_id = 1;
@@ -392,6 +510,16 @@ int main(int argc, char **argv)
                 die("unknown link type '%s' (ether, raw, sll)", w[1]);
             continue;
         }
+        if (!strcmp(w[0], "badmagic")) {
+            badmagic = 1;
+            continue;
+        }
+        if (!strcmp(w[0], "badlen")) {
+            if (n != 2)
+                die("badlen takes one argument");
+            badlen = (unsigned long)num(w[1], UINT32_MAX, "badlen");
+            continue;
+        }
         if (!strcmp(w[0], "cut")) {
             if (n != 2)
                 die("cut takes one argument");
@@ -406,7 +534,6 @@ int main(int argc, char **argv)
         if (end == w[0] || *end || t < 0)
             die("bad time '%s' (or unknown directive)", w[0]);
         struct buf frame = {0}, pl = {0}, ip = {0};
-        long trunc = -1;
         if (n >= 2 && !strcmp(w[1], "raw")) {
             for (int i = 2; i < n; i++) {
                 const char *s = w[i];
@@ -414,6 +541,7 @@ int main(int argc, char **argv)
                 if (*s)
                     die("junk after payload '%s'", s);
             }
+            add_record(&recs, base + t, &frame, -1, snaplen);
         } else {
             if (n < 5 || strcmp(w[2], ">"))
                 die("want: TIME SRC > DST FLAGS [options] [payload]");
@@ -424,7 +552,7 @@ int main(int argc, char **argv)
                 die("mixed IPv4 and IPv6 addresses");
             unsigned flags = parse_flags(w[4]);
             struct opts o = {.win = 65535, .ttl = 64, .id = next_id++, .mss = -1,
-                             .wscale = -1, .pad = 0, .trunc = -1};
+                             .wscale = -1, .pad = 0, .trunc = -1, .fragdrop = -1};
             for (int i = 5; i < n; i++) {
                 char *eq = strchr(w[i], '=');
                 if (w[i][0] == '"' || !strncmp(w[i], "x:", 2) || !strncmp(w[i], "rep:", 4)) {
@@ -436,6 +564,8 @@ int main(int argc, char **argv)
                     o.sackok = 1;
                 } else if (!strcmp(w[i], "badsum")) {
                     o.badsum = 1;
+                } else if (!strcmp(w[i], "fragrev")) {
+                    o.fragrev = 1;
                 } else if (!eq) {
                     die("unknown word '%s'", w[i]);
                 } else {
@@ -450,6 +580,8 @@ int main(int argc, char **argv)
                     else if (!strcmp(k, "id")) o.id = (unsigned)num(v, 65535, k);
                     else if (!strcmp(k, "pad")) o.pad = (long)num(v, 1500, k);
                     else if (!strcmp(k, "trunc")) o.trunc = (long)num(v, MAXPKT, k);
+                    else if (!strcmp(k, "frag")) o.frag = (unsigned)num(v, 65528, k);
+                    else if (!strcmp(k, "fragdrop")) o.fragdrop = (long)num(v, 63, k);
                     else if (!strcmp(k, "vlan")) {
                         if (o.nvlan == 4)
                             die("at most 4 vlan tags");
@@ -461,59 +593,26 @@ int main(int argc, char **argv)
             if (o.nvlan && linktype != 1)
                 die("vlan= needs link ether");
             build_tcp(&ip, &src, &dst, flags, &o, &pl);
-            unsigned ethertype = src.af == 4 ? 0x0800 : 0x86dd;
-            if (linktype == 1) {
-                static const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 1}, mac_b[6] = {2, 0, 0, 0, 0, 2};
-                /* Lower address:port gets mac_a, so each side keeps its MAC. */
-                int lower = memcmp(src.ip, dst.ip, 16) < 0 ||
-                            (!memcmp(src.ip, dst.ip, 16) && src.port < dst.port);
-                put(&frame, lower ? mac_b : mac_a, 6);
-                put(&frame, lower ? mac_a : mac_b, 6);
-                for (int i = 0; i < o.nvlan; i++) {
-                    put16(&frame, 0x8100);
-                    put16(&frame, o.vlan[i]);
+            if (o.frag % 8)
+                die("frag= takes a multiple of 8");
+            struct buf frags[64];
+            int nfrags = fragment(&ip, o.frag, o.id, frags, 64);
+            for (int k = 0; k < nfrags; k++) {
+                int idx = o.fragrev ? nfrags - 1 - k : k;
+                struct buf *fp = &frags[idx];
+                if (idx == o.fragdrop) {
+                    free(fp->p);
+                    continue;
                 }
-                put16(&frame, ethertype);
-            } else if (linktype == 113) {
-                static const uint8_t mac[8] = {2, 0, 0, 0, 0, 1, 0, 0};
-                put16(&frame, 0); /* to us */
-                put16(&frame, 1); /* ARPHRD_ETHER */
-                put16(&frame, 6);
-                put(&frame, mac, 8);
-                put16(&frame, ethertype);
+                frame.n = 0;
+                link_header(&frame, linktype, &src, &dst, &o);
+                put(&frame, fp->p, fp->n);
+                for (long i = 0; i < o.pad; i++)
+                    put8(&frame, 0);
+                add_record(&recs, base + t, &frame, o.trunc, snaplen);
+                free(fp->p);
             }
-            put(&frame, ip.p, ip.n);
-            for (long i = 0; i < o.pad; i++)
-                put8(&frame, 0);
-            trunc = o.trunc;
         }
-        uint32_t len = (uint32_t)frame.n, caplen = len;
-        if (trunc >= 0 && (uint32_t)trunc < caplen)
-            caplen = (uint32_t)trunc;
-        if (caplen > snaplen)
-            caplen = (uint32_t)snaplen;
-        /* Round to whole microseconds to avoid 0.3 -> 299999 us. */
-        long long us = (long long)((base + t) * 1e6 + 0.5);
-        uint8_t hdr[16];
-        uint32_t v[4] = {(uint32_t)(us / 1000000), (uint32_t)(us % 1000000), caplen, len};
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
-                hdr[i * 4 + j] = (uint8_t)(v[i] >> (8 * j));
-        /* The records may exceed MAXPKT in total, so no put() here. */
-        size_t need = recs.n + 16 + caplen;
-        if (need > recs.cap) {
-            size_t cap = recs.cap ? recs.cap : 4096;
-            while (cap < need)
-                cap *= 2;
-            uint8_t *np = realloc(recs.p, cap);
-            if (!np)
-                die("out of memory");
-            recs.p = np;
-            recs.cap = cap;
-        }
-        memcpy(recs.p + recs.n, hdr, 16);
-        memcpy(recs.p + recs.n + 16, frame.p, caplen);
-        recs.n = need;
         free(frame.p);
         free(pl.p);
         free(ip.p);
@@ -530,7 +629,11 @@ int main(int argc, char **argv)
     /* File header, little-endian: magic, version 2.4, thiszone, sigfigs,
      * snaplen, link type. */
     uint8_t fh[24];
-    uint32_t fv[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, (uint32_t)snaplen, linktype};
+    uint32_t fv[6] = {badmagic ? 0x0badf00du : 0xa1b2c3d4u, 2u | 4u << 16, 0, 0,
+                      (uint32_t)snaplen, linktype};
+    if (badlen && recs.n >= 16)
+        for (int j = 0; j < 4; j++)
+            recs.p[g_last_rec + 8 + j] = (uint8_t)(badlen >> (8 * j));
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < 4; j++)
             fh[i * 4 + j] = (uint8_t)(fv[i] >> (8 * j));

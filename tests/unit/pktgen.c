@@ -277,3 +277,36 @@ size_t ls_pktgen_build(uint8_t *buf, size_t cap, const struct ls_pktgen_tcp_spec
     }
     return w.len;
 }
+
+size_t ls_pktgen_fragment(uint8_t *buf, size_t cap, const uint8_t *ip, size_t iplen, size_t off,
+                          size_t len, bool more, uint32_t id)
+{
+    struct wr w = {.buf = buf, .cap = cap};
+    bool v4 = (ip[0] >> 4) == 4;
+    size_t hlen = v4 ? 20 : 40;
+
+    if (iplen < hlen || off + len > iplen - hlen || off % 8 != 0)
+        return 0;
+    if (v4) {
+        put(&w, ip, 4);
+        put16(&w, (uint16_t)id);
+        put16(&w, (uint16_t)((more ? 0x2000 : 0) | off / 8));
+        put(&w, ip + 8, 12);
+        if (w.err)
+            return 0;
+        set16(buf + 2, (uint16_t)(20 + len));
+        set16(buf + 10, 0);
+        set16(buf + 10, fold(sum16(0, buf, 20)));
+    } else {
+        put(&w, ip, 4);
+        put16(&w, (uint16_t)(8 + len));
+        put8(&w, 44);
+        put(&w, ip + 7, 33);
+        put8(&w, ip[6]);
+        put8(&w, 0);
+        put16(&w, (uint16_t)(off | (more ? 1 : 0)));
+        put32(&w, id);
+    }
+    put(&w, ip + hlen + off, len);
+    return w.err ? 0 : w.len;
+}

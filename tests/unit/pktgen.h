@@ -83,4 +83,12 @@ size_t ls_pktgen_tcp(uint8_t *buf, size_t cap, const struct ls_pktgen_tcp_spec *
 size_t ls_pktgen_build(uint8_t *buf, size_t cap, const struct ls_pktgen_tcp_spec *spec,
                        struct ls_pktgen_layout *lay);
 
+/* Cuts a fragment out of a whole IP packet `ip` (IPv4 with a 20-byte header,
+ * or IPv6 with no extension headers) of `iplen` bytes: bytes [off, off+len)
+ * of its payload, as a raw IP packet (IPv4 header with MF and the offset, or
+ * IPv6 header plus a fragment header) with identification `id`. `off` must be
+ * a multiple of 8. Returns the length written to buf, or 0 if it does not fit. */
+size_t ls_pktgen_fragment(uint8_t *buf, size_t cap, const uint8_t *ip, size_t iplen, size_t off,
+                          size_t len, bool more, uint32_t id);
+
 #endif
