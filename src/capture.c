@@ -4,6 +4,7 @@
  * knows nothing of the event loop (it only exposes a live handle's fd). */
 #include "capture.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,25 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
     return n;
 }
 
+/* pcap_open_offline, but a file gets a 1 MiB stdio buffer: libpcap reads
+ * each record with fread, and the default 4 KiB buffer costs a read(2)
+ * every few packets. stdin is left as libpcap opens it. */
+static pcap_t *open_offline(const char *path, char *pcerr)
+{
+    if (strcmp(path, "-") == 0)
+        return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(pcerr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
+    if (p == NULL)
+        fclose(f); /* on failure the FILE stays ours */
+    return p;
+}
+
 int ls_capture_open_file(struct ls_capture **out, const char *path, const char *filter,
                          char errbuf[LS_ERRBUF_SIZE])
 {
@@ -206,7 +226,7 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
     }
     /* Microseconds are what every tool prints; asking for them explicitly
      * also makes nanosecond files come out in the same unit. */
-    cap->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
+    cap->p = open_offline(path, pcerr);
     if (cap->p == NULL) {
         int rc = open_pcapng(cap, cap->path, filter, errbuf);
         if (rc == 0) {
