@@ -1,6 +1,15 @@
 /* lconn.c: the connection object scripts see. A userdata box pointing at the
  * C connection until teardown, then at a snapshot of its read-only fields
- * (liolib's closed-file pattern). C owns the connection; Lua owns the box. */
+ * (liolib's closed-file pattern). C owns the connection; Lua owns the box.
+ *
+ * Scripts keep their state on the object (conn.n = conn.n + 1 for every
+ * chunk), so that path must not go through C. A box starts with the shared
+ * metatable, whose C __index serves built-in fields and methods. The first
+ * script field gives the box its own metatable whose __index and __newindex
+ * are a field table F, so script fields become plain table accesses; F's
+ * shared metatable catches the rest (built-ins, methods, and assignments to
+ * built-in names, which raise). F holds the box under a private key, and no
+ * script can reach F itself. Boxes that never get a field stay one object. */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,15 +34,20 @@ struct lsnap {
     uint8_t cip[16], sip[16];
 };
 
-/* User values: 1 = the script's fields, 2 = conn:on handlers by event + 1.
- * Both tables are created on first use. */
+/* User value 1: conn:on handlers by event + 1, created on first use. */
 struct lbox {
     struct ls_conn *c; /* NULL once torn down */
     struct ls_script *s;
     struct lsnap snap;
 };
 
-enum { UV_FIELDS = 1, UV_HANDLERS = 2 };
+enum { UV_HANDLERS = 1 };
+
+/* Private keys: the box in its field table, and the mark of a box's
+ * metatable (boxes have one metatable each, so checkudata cannot tell). */
+static const char boxkey, boxtag;
+
+#define LS_CONN_FIELDS_MT "luasniff.conn.fields"
 
 enum field {
     F_ID, F_CLIENT_IP, F_CLIENT_PORT, F_SERVER_IP, F_SERVER_PORT, F_STATE, F_START_TIME,
@@ -72,9 +86,22 @@ static const struct lsnap *view(const struct lbox *b, struct lsnap *tmp)
     return tmp;
 }
 
+static struct lbox *testbox(lua_State *L, int idx)
+{
+    struct lbox *b = lua_touserdata(L, idx);
+    if (b == NULL || !lua_getmetatable(L, idx))
+        return NULL;
+    bool ok = lua_rawgetp(L, -1, &boxtag) == LUA_TBOOLEAN;
+    lua_pop(L, 2);
+    return ok ? b : NULL;
+}
+
 static struct lbox *checkbox(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, LS_CONN_MT);
+    struct lbox *b = testbox(L, idx);
+    if (b == NULL)
+        luaL_typeerror(L, idx, "connection");
+    return b;
 }
 
 /* Acting methods need the live connection (liolib's tofile). */
@@ -160,46 +187,76 @@ struct ls_conn *ls_lconn_check(lua_State *L, int idx)
  * Metamethods
  * ------------------------------------------------------------------------ */
 
-/* Built-in fields first, then methods, then the script's own. Upvalue 1
- * maps each built-in name to its field number or its method, so a lookup
- * is one table access on an interned string. */
-static int conn_index(lua_State *L)
+/* F's __index: a name F does not hold. Upvalue 1 maps each built-in name
+ * to its field number or its method; anything else is nil. */
+static int fields_index(lua_State *L)
 {
-    struct lbox *b = checkbox(L, 1);
     lua_pushvalue(L, 2);
     int t = lua_rawget(L, lua_upvalueindex(1));
-    if (t == LUA_TNUMBER) {
-        struct lsnap tmp;
-        pushfield(L, view(b, &tmp), (enum field)lua_tointeger(L, -1));
-        return 1;
-    }
-    if (t != LUA_TNIL)
-        return 1; /* a method */
-    lua_pop(L, 1);
-    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE)
-        return 1; /* nil: no script field was ever set */
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
+    if (t != LUA_TNUMBER)
+        return 1; /* a method, or nil */
+    int f = (int)lua_tointeger(L, -1);
+    lua_rawgetp(L, 1, &boxkey);
+    struct lbox *b = lua_touserdata(L, -1);
+    struct lsnap tmp;
+    pushfield(L, view(b, &tmp), (enum field)f);
     return 1;
 }
 
-static int conn_newindex(lua_State *L)
+/* The shared __index of a box without script fields: built-ins and methods. */
+static int box_index(lua_State *L)
 {
+    struct lbox *b = checkbox(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER) {
+        struct lsnap tmp;
+        pushfield(L, view(b, &tmp), (enum field)lua_tointeger(L, -1));
+    }
+    return 1;
+}
+
+/* The shared __newindex: the box's first script field. Gives the box its
+ * own metatable with a field table (see the banner). */
+static int box_newindex(lua_State *L)
+{
+    static const char *const shared[] = {"__name", "__tostring", "__metatable"};
     checkbox(L, 1);
-    luaL_checkany(L, 3);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
         return luaL_error(L, "connection field '%s' is read-only", lua_tostring(L, 2));
     lua_pop(L, 1);
-    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setiuservalue(L, 1, UV_FIELDS);
-    }
+    lua_createtable(L, 0, 4); /* F */
+    luaL_setmetatable(L, LS_CONN_FIELDS_MT);
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, -2, &boxkey);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
-    lua_rawset(L, -3); /* raises on a nil or NaN key, as tables do */
+    lua_rawset(L, -3); /* raises on a nil or NaN key, before anything changed */
+    lua_createtable(L, 0, 6); /* the box's own metatable */
+    lua_getmetatable(L, 1);
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        lua_getfield(L, -1, shared[i]);
+        lua_setfield(L, -3, shared[i]);
+    }
+    lua_rawgetp(L, -1, &boxtag);
+    lua_rawsetp(L, -3, &boxtag);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, 1);
+    return 0;
+}
+
+/* F's __newindex: a new script field, unless it names a built-in. */
+static int fields_newindex(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return luaL_error(L, "connection field '%s' is read-only", lua_tostring(L, 2));
+    lua_pop(L, 1);
+    lua_rawset(L, 1); /* raises on a nil or NaN key, as tables do */
     return 0;
 }
 
@@ -276,21 +333,37 @@ void ls_lconn_init(lua_State *L)
         {"kept", ls_lpcapw_conn_kept},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, LS_CONN_MT);
+    /* The names table: methods, and built-in field names to numbers. */
+    luaL_newmetatable(L, LS_CONN_FIELDS_MT);
     luaL_newlib(L, methods);
     for (int i = 0; i < F__COUNT; i++) {
         lua_pushinteger(L, i);
         lua_setfield(L, -2, fields[i]);
     }
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, conn_index, 1);
+    lua_pushcclosure(L, fields_index, 1);
     lua_setfield(L, -3, "__index");
-    lua_pushcclosure(L, conn_newindex, 1);
+    lua_pushcclosure(L, fields_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pop(L, 1);
+    /* The shared metatable of boxes without script fields. */
+    luaL_newmetatable(L, LS_CONN_MT);
+    luaL_getmetatable(L, LS_CONN_FIELDS_MT);
+    lua_getfield(L, -1, "__index");
+    lua_getupvalue(L, -1, 1); /* the names table */
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, box_index, 1);
+    lua_setfield(L, -3, "__index");
+    lua_pushcclosure(L, box_newindex, 1);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, conn_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "connection");
     lua_setfield(L, -2, "__metatable"); /* scripts cannot swap it */
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, &boxtag);
     lua_pop(L, 1);
 }
 
@@ -301,7 +374,7 @@ void ls_lconn_push(lua_State *L, struct ls_script *s, struct ls_conn *c)
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
         return;
     }
-    struct lbox *b = lua_newuserdatauv(L, sizeof *b, 2);
+    struct lbox *b = lua_newuserdatauv(L, sizeof *b, 1);
     memset(b, 0, sizeof *b);
     b->c = c;
     b->s = s;
