@@ -19,9 +19,14 @@
 
 #define SLAB_CONNS 256
 #define MIN_BUCKETS 1024
-/* How long a torn-down connection absorbs stray packets (TIME-WAIT is 2 MSL,
- * 60 s on Linux); shortened by a shorter idle timeout. */
-#define DEAD_LINGER 60.0
+/* How long a torn-down connection absorbs stray packets: the last ACK, a FIN
+ * retransmitted after a few backed-off timeouts (Zeek's tcp_close_delay is
+ * the same 5 s); shortened by a shorter idle timeout. */
+#define DEAD_LINGER 5.0
+/* At most this many torn-down connections, or as many as live ones if that
+ * is more: under heavy churn the oldest go first, so they never outweigh
+ * the live set in memory and cache. */
+#define MIN_DEAD_KEPT 4096
 /* How long after an RST the other side's segments still in flight are
  * delivered before the connection closes (a generous round trip). */
 #define RST_GRACE 1.0
@@ -332,6 +337,9 @@ static void close_conn(struct ls_flow_table *ft, struct ls_conn *c, enum ls_clos
     c->last_activity = c->last_activity > ft->now ? c->last_activity : ft->now;
     ft->ndead++;
     ft->stats.active--;
+    uint32_t keep = ft->stats.active > MIN_DEAD_KEPT ? (uint32_t)ft->stats.active : MIN_DEAD_KEPT;
+    while (ft->ndead > keep)
+        release(ft, ft->dead.head);
 }
 
 static void run_pending_closes(struct ls_flow_table *ft)
