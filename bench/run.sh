@@ -54,7 +54,8 @@ gen_args() {
     big) echo "--connections $((20000 / (1 + 9 * quick))) --concurrency 2000 --bytes-per-conn 50000 --size-dist lognormal --reorder 0.01 --retransmit 0.005 --seed 1" ;;
     small) echo "--connections $((200000 / (1 + 9 * quick))) --concurrency 10000 --bytes-per-conn 2048 --size-dist uniform --reorder 0.01 --retransmit 0.005 --seed 2" ;;
     mix) echo "--connections $((20000 / (1 + 9 * quick))) --concurrency 2000 --bytes-per-conn 20000 --size-dist lognormal --reorder 0.02 --loss 0.01 --retransmit 0.01 --ipv6-share 0.1 --vlan-share 0.1 --seed 3" ;;
-    conc*) n=${1#conc}; echo "--connections $n --concurrency $n --bytes-per-conn 400 --size-dist fixed --seed 4" ;;
+    conc*) n=${1#conc}; c=$((n > 100000 ? n : 100000))
+        echo "--connections $c --concurrency $n --bytes-per-conn 400 --size-dist fixed --seed 4" ;;
     esac
 }
 

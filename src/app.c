@@ -59,6 +59,7 @@ struct ls_app {
     bool stopping;           /* read no more: stop, -c count or a signal */
     bool finished;           /* finish() has run */
     bool failed;             /* a file could not be read: the run exits 1 */
+    bool warned_link;        /* this file's unsupported link type was reported */
     struct ls_live *live;    /* -i interfaces, or NULL */
     struct ls_dump *dump;    /* -w file, or NULL */
     struct ls_capture *reading; /* the source in ls_capture_dispatch */
@@ -227,6 +228,12 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     /* The source's link type, per frame: a pcapng file may mix interfaces. */
     enum ls_linktype link = ls_capture_linktype(a->reading);
     status = ls_decode(link, data, caplen, wirelen, &pkt);
+    if (status == LS_DECODE_UNSUPPORTED_LINK && !a->warned_link) {
+        /* A pcapng interface of a type we cannot decode: say so once. */
+        a->warned_link = true;
+        ls_log(&a->log, LS_LOG_WARN, "%s: link type %s not supported, its packets are skipped",
+               ls_capture_name(a->reading), ls_capture_linktype_name(a->reading));
+    }
     if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
         a->st->decode[status]++;
     /* Every frame moves the capture clock, whatever it carries, so that
@@ -275,6 +282,7 @@ static bool open_next(struct ls_app *a)
             a->failed = true;
             continue;
         }
+        a->warned_link = false;
         a->link = ls_capture_linktype(a->cap);
         if (a->link == LS_LINK_UNSUPPORTED) {
             ls_log(&a->log, LS_LOG_ERROR, "%s: link type %s not supported, skipping file",

@@ -174,7 +174,15 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
             if (prog == NULL || pcap_offline_filter(prog, &h, rec.data) == 0)
                 continue;
         }
-        cap->dlt = linktype_dlt(rec.linktype);
+        int dlt = linktype_dlt(rec.linktype);
+        if (dlt != cap->dlt) { /* interfaces of another link type: rename */
+            const char *dname = pcap_datalink_val_to_name(dlt);
+            if (dname != NULL)
+                snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
+            else
+                snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", dlt);
+        }
+        cap->dlt = dlt;
         cap->link = map_dlt(cap->dlt);
         cap->fn(cap->ud, rec.ts, rec.data, rec.caplen, rec.wirelen);
     }

@@ -60,7 +60,8 @@ bool ls_capture_eof(const struct ls_capture *cap);
  * that of the frame being delivered (of the first interface before any). */
 enum ls_linktype ls_capture_linktype(const struct ls_capture *cap);
 
-/* libpcap's name of the source's link type ("EN10MB", ...). */
+/* libpcap's name of the source's link type ("EN10MB", ...); for a pcapng
+ * file read by the fallback reader, that of the frame being delivered. */
 const char *ls_capture_linktype_name(const struct ls_capture *cap);
 
 /* The path or interface name (borrowed; "stdin" for "-"). */
