@@ -1,22 +1,33 @@
 /* mkpcap: turns a text description of TCP packets into a classic pcap file
- * (microsecond timestamps), so that e2e cases are readable and reviewable text
- * instead of binary fixtures. Test tool only; never installed.
+ * (microsecond timestamps), or a pcapng file, so that e2e cases are readable
+ * and reviewable text instead of binary fixtures. Test tool only; never
+ * installed.
  *
  * Usage: mkpcap IN.txt OUT.pcap      ("-" for stdin / stdout)
  *
  * Input, one item per line; '#' starts a comment, blank lines are skipped.
- * Directives:
+ * Directives (format, link, snaplen, iface and base before the first packet):
+ *   format pcap|pcapng   output format (default pcap)
  *   link ether|raw|sll   link type of the file (default ether)
  *   snaplen N            file snaplen; longer packets are cut to N bytes
+ *   iface LINK [snaplen=N]
+ *                        pcapng only (after `format pcapng`): declares the
+ *                        next interface (0, 1, ...). LINK is ether, raw, sll
+ *                        or a number, a LINKTYPE_ value (105: IEEE 802.11);
+ *                        snaplen defaults to 262144, 0 means none. Without
+ *                        iface lines a pcapng file has one interface, made of
+ *                        `link` and `snaplen`, which cannot be mixed with iface.
  *   base SECONDS         added to every packet time (default 1700000000)
  *   cut N                drop the last N bytes of the finished file (a capture
  *                        cut mid-record)
  *   badlen N             the last record claims N captured bytes (an absurd
  *                        record length); its real bytes follow
  *   badmagic             the file header starts with garbage, not a pcap magic
+ *                        (pcapng: the section's byte-order magic is garbage)
  * Packets:
  *   TIME SRC > DST FLAGS [option...] [payload...]
- *   TIME raw PAYLOAD     the link-layer frame, verbatim
+ *   TIME raw [if=N] PAYLOAD   the link-layer frame, verbatim (the only form
+ *                        for an interface whose LINK is a number)
  * TIME is seconds relative to `base`. SRC/DST are 10.0.0.1:80 or [2001:db8::1]:80.
  * FLAGS is a word of S A F R P U E C letters (or "." for none).
  * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
@@ -25,10 +36,14 @@
  *   badsum (a wrong TCP checksum) frag=N (send the IP packet as fragments of
  *   N data bytes, N a multiple of 8; IPv6 gets a fragment header; the id is
  *   id=) fragrev (send those fragments last first) fragdrop=K (leave out
- *   fragment K, counting from 0).
+ *   fragment K, counting from 0) if=N (pcapng: the interface, default 0).
  * Payload pieces are concatenated: "C string with \r\n \x41 \0 escapes",
  *   x:68656c6c6f (hex), rep:N:"A" or rep:N:x:41 (repeated N times).
- * Checksums are valid unless badsum. Errors name the input line; exit 1. */
+ * Checksums are valid unless badsum. Errors name the input line; exit 1.
+ *
+ * Both formats are written little-endian. pcapng: a Section Header Block, one
+ * Interface Description Block per interface (no options: microsecond
+ * timestamps), then one Enhanced Packet Block per packet. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,12 +56,18 @@
 #include <string.h>
 
 #define MAXPKT 262144
+#define MAXIFACES 16
+
+/* pcapng block types and the byte-order magic. */
+#define PCAPNG_SHB 0x0A0D0D0Au
+#define PCAPNG_IDB 0x00000001u
+#define PCAPNG_EPB 0x00000006u
+#define PCAPNG_BOM 0x1A2B3C4Du
 
 static const char *g_file = "-";
 static int g_line;
-static size_t g_last_rec; /* offset of the last record written in `recs` */
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "mkpcap: %s:%d: ", g_file, g_line);
@@ -57,16 +78,17 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-/* Growable byte buffer for payloads and frames. */
+/* Growable byte buffer for payloads, frames and the file being built. */
 struct buf {
     uint8_t *p;
     size_t n, cap;
 };
 
-static void put(struct buf *b, const void *src, size_t n)
+/* Appends without a size limit (the file as a whole may be large). */
+static void append(struct buf *b, const void *src, size_t n)
 {
-    if (b->n + n > MAXPKT)
-        die("packet longer than %d bytes", MAXPKT);
+    if (n > SIZE_MAX / 2 - b->n)
+        die("out of memory");
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n)
@@ -79,6 +101,14 @@ static void put(struct buf *b, const void *src, size_t n)
     }
     memcpy(b->p + b->n, src, n);
     b->n += n;
+}
+
+/* Appends to a packet or frame, which stays within MAXPKT bytes. */
+static void put(struct buf *b, const void *src, size_t n)
+{
+    if (b->n + n > MAXPKT)
+        die("packet longer than %d bytes", MAXPKT);
+    append(b, src, n);
 }
 
 static void put8(struct buf *b, unsigned v)
@@ -97,6 +127,27 @@ static void put32(struct buf *b, uint32_t v)
 {
     put16(b, v >> 16);
     put16(b, v & 0xffff);
+}
+
+/* Little-endian, for the file format (packets are big-endian: put16/put32). */
+static void le16(struct buf *b, unsigned v)
+{
+    uint8_t c[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    append(b, c, 2);
+}
+
+static void le32(struct buf *b, uint32_t v)
+{
+    uint8_t c[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    append(b, c, 4);
+}
+
+static void set_le32(struct buf *b, size_t at, uint32_t v)
+{
+    if (at > b->n || b->n - at < 4)
+        die("internal error: patch past the end");
+    for (int j = 0; j < 4; j++)
+        b->p[at + j] = (uint8_t)(v >> (8 * j));
 }
 
 static unsigned long long num(const char *s, unsigned long long max, const char *what)
@@ -265,6 +316,7 @@ struct opts {
     unsigned vlan[4];
     int nvlan;
     long pad, trunc;
+    int ifn; /* pcapng interface */
 };
 
 static unsigned parse_flags(const char *f)
@@ -427,39 +479,128 @@ static int fragment(const struct buf *ip, unsigned size, unsigned id, struct buf
     return n;
 }
 
-/* Appends one record of `frame` at time `when`, captured up to `trunc`
- * bytes (-1: all) and the file's snaplen. */
-static void add_record(struct buf *recs, double when, const struct buf *frame, long trunc,
-                       unsigned long snaplen)
+/* The file being built. A classic pcap file has exactly one interface. */
+struct iface {
+    unsigned linktype;     /* a LINKTYPE_ value */
+    unsigned long snaplen; /* pcapng: 0 means none */
+};
+
+struct out {
+    int pcapng;
+    struct iface ifaces[MAXIFACES];
+    int nifaces;
+    struct buf recs;    /* pcap records or pcapng packet blocks */
+    size_t last_caplen; /* offset in recs of the last record's caplen field */
+    unsigned long nrecs;
+};
+
+/* A link type word: ether, raw, sll or, when `numeric`, a LINKTYPE_ number. */
+static unsigned parse_link(const char *w, int numeric)
 {
+    if (!strcmp(w, "ether"))
+        return 1;
+    if (!strcmp(w, "raw"))
+        return 101;
+    if (!strcmp(w, "sll"))
+        return 113;
+    if (numeric && isdigit((unsigned char)w[0]))
+        return (unsigned)num(w, 65535, "link type");
+    die("unknown link type '%s' (ether, raw, sll%s)", w, numeric ? " or a number" : "");
+}
+
+/* Link types whose header link_header() writes, so TCP packet lines work. */
+static int link_known(unsigned linktype)
+{
+    return linktype == 1 || linktype == 101 || linktype == 113;
+}
+
+/* The interface of an `if=` option. */
+static int parse_ifn(const char *v, const struct out *o)
+{
+    int ifn = (int)num(v, MAXIFACES - 1, "if");
+    if (ifn >= o->nifaces)
+        die("if=%d: no such interface (%d declared)", ifn, o->nifaces);
+    return ifn;
+}
+
+/* Appends one record of `frame` at time `when` on interface `ifn`, captured
+ * up to `trunc` bytes (-1: all) and the interface's snaplen. */
+static void add_record(struct out *o, double when, int ifn, const struct buf *frame, long trunc)
+{
+    const struct iface *ifc = &o->ifaces[ifn];
+    struct buf *r = &o->recs;
     uint32_t len = (uint32_t)frame->n, caplen = len;
     if (trunc >= 0 && (uint32_t)trunc < caplen)
         caplen = (uint32_t)trunc;
-    if (caplen > snaplen)
-        caplen = (uint32_t)snaplen;
+    if ((ifc->snaplen || !o->pcapng) && caplen > ifc->snaplen)
+        caplen = (uint32_t)ifc->snaplen;
     /* Round to whole microseconds to avoid 0.3 -> 299999 us. */
-    long long us = (long long)(when * 1e6 + 0.5);
-    uint8_t hdr[16];
-    uint32_t v[4] = {(uint32_t)(us / 1000000), (uint32_t)(us % 1000000), caplen, len};
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            hdr[i * 4 + j] = (uint8_t)(v[i] >> (8 * j));
-    /* The records may exceed MAXPKT in total, so no put() here. */
-    size_t need = recs->n + 16 + caplen;
-    if (need > recs->cap) {
-        size_t cap = recs->cap ? recs->cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *np = realloc(recs->p, cap);
-        if (!np)
-            die("out of memory");
-        recs->p = np;
-        recs->cap = cap;
+    uint64_t us = (uint64_t)(when * 1e6 + 0.5);
+    if (!o->pcapng) {
+        /* Record header: seconds, microseconds, caplen, length. */
+        le32(r, (uint32_t)(us / 1000000));
+        le32(r, (uint32_t)(us % 1000000));
+        o->last_caplen = r->n;
+        le32(r, caplen);
+        le32(r, len);
+        append(r, frame->p, caplen);
+    } else {
+        /* Enhanced packet block: type, length, interface, timestamp (high,
+         * low) in microseconds, caplen, length, the bytes padded to 32 bits,
+         * no options, length again. */
+        static const uint8_t zeros[3];
+        size_t pad = (4 - caplen % 4) % 4;
+        uint32_t total = (uint32_t)(32 + caplen + pad);
+        le32(r, PCAPNG_EPB);
+        le32(r, total);
+        le32(r, (uint32_t)ifn);
+        le32(r, (uint32_t)(us >> 32));
+        le32(r, (uint32_t)us);
+        o->last_caplen = r->n;
+        le32(r, caplen);
+        le32(r, len);
+        append(r, frame->p, caplen);
+        append(r, zeros, pad);
+        le32(r, total);
     }
-    g_last_rec = recs->n;
-    memcpy(recs->p + recs->n, hdr, 16);
-    memcpy(recs->p + recs->n + 16, frame->p, caplen);
-    recs->n = need;
+    o->nrecs++;
+}
+
+/* Everything before the records: the pcap file header, or the pcapng
+ * section header and interface descriptions. */
+static void file_header(const struct out *o, int badmagic, struct buf *h)
+{
+    if (!o->pcapng) {
+        /* Magic, version 2.4, thiszone, sigfigs, snaplen, link type. */
+        le32(h, badmagic ? 0x0badf00du : 0xa1b2c3d4u);
+        le16(h, 2);
+        le16(h, 4);
+        le32(h, 0);
+        le32(h, 0);
+        le32(h, (uint32_t)o->ifaces[0].snaplen);
+        le32(h, o->ifaces[0].linktype);
+        return;
+    }
+    /* Section header: type, length, byte-order magic, version 1.0, section
+     * length -1 (not given), no options, length again. */
+    le32(h, PCAPNG_SHB);
+    le32(h, 28);
+    le32(h, badmagic ? 0x0badf00du : PCAPNG_BOM);
+    le16(h, 1);
+    le16(h, 0);
+    le32(h, 0xffffffffu);
+    le32(h, 0xffffffffu);
+    le32(h, 28);
+    for (int i = 0; i < o->nifaces; i++) {
+        /* Interface description: type, length, link type, reserved,
+         * snaplen, no options (so microseconds), length again. */
+        le32(h, PCAPNG_IDB);
+        le32(h, 20);
+        le16(h, o->ifaces[i].linktype);
+        le16(h, 0);
+        le32(h, (uint32_t)o->ifaces[i].snaplen);
+        le32(h, 20);
+    }
 }
 
 int main(int argc, char **argv)
@@ -476,10 +617,10 @@ int main(int argc, char **argv)
     }
     /* The whole file is built in memory so that `link`/`snaplen` may come
      * anywhere before the first packet and `cut` can act at the end. */
-    struct buf recs = {0};
+    struct out out = {0};
     unsigned linktype = 1;
     unsigned long snaplen = 262144, cut = 0, badlen = 0;
-    int badmagic = 0;
+    int badmagic = 0, link_set = 0;
     double base = 1700000000.0;
     int seen_packet = 0;
     uint16_t next_id = 1;
@@ -491,23 +632,54 @@ int main(int argc, char **argv)
         int n = split(line, w, 256);
         if (n == 0)
             continue;
-        if (!strcmp(w[0], "link") || !strcmp(w[0], "snaplen") || !strcmp(w[0], "base")) {
+        if (!strcmp(w[0], "link") || !strcmp(w[0], "snaplen") || !strcmp(w[0], "base") ||
+            !strcmp(w[0], "format")) {
             if (n != 2)
                 die("%s takes one argument", w[0]);
             if (seen_packet)
                 die("%s must come before the first packet", w[0]);
-            if (!strcmp(w[0], "snaplen"))
-                snaplen = (unsigned long)num(w[1], MAXPKT, "snaplen");
-            else if (!strcmp(w[0], "base"))
+            if (!strcmp(w[0], "base")) {
                 base = strtod(w[1], NULL);
-            else if (!strcmp(w[1], "ether"))
-                linktype = 1;
-            else if (!strcmp(w[1], "raw"))
-                linktype = 101;
-            else if (!strcmp(w[1], "sll"))
-                linktype = 113;
-            else
-                die("unknown link type '%s' (ether, raw, sll)", w[1]);
+            } else if (!strcmp(w[0], "format")) {
+                if (out.nifaces)
+                    die("format must come before the iface lines");
+                if (!strcmp(w[1], "pcap"))
+                    out.pcapng = 0;
+                else if (!strcmp(w[1], "pcapng"))
+                    out.pcapng = 1;
+                else
+                    die("unknown format '%s' (pcap, pcapng)", w[1]);
+            } else {
+                if (out.nifaces)
+                    die("%s cannot be mixed with iface lines (iface LINK snaplen=N)", w[0]);
+                link_set = 1;
+                if (!strcmp(w[0], "snaplen"))
+                    snaplen = (unsigned long)num(w[1], MAXPKT, "snaplen");
+                else
+                    linktype = parse_link(w[1], 0);
+            }
+            continue;
+        }
+        if (!strcmp(w[0], "iface")) {
+            if (n < 2 || n > 3)
+                die("want: iface LINK [snaplen=N]");
+            if (seen_packet)
+                die("iface must come before the first packet");
+            if (!out.pcapng)
+                die("iface needs `format pcapng` first");
+            if (link_set)
+                die("iface cannot be mixed with link or snaplen lines");
+            if (out.nifaces == MAXIFACES)
+                die("at most %d interfaces", MAXIFACES);
+            struct iface *ifc = &out.ifaces[out.nifaces];
+            ifc->linktype = parse_link(w[1], 1);
+            ifc->snaplen = MAXPKT;
+            if (n == 3) {
+                if (strncmp(w[2], "snaplen=", 8))
+                    die("unknown iface option '%s' (snaplen=N)", w[2]);
+                ifc->snaplen = (unsigned long)num(w[2] + 8, UINT32_MAX, "snaplen");
+            }
+            out.nifaces++;
             continue;
         }
         if (!strcmp(w[0], "badmagic")) {
@@ -527,7 +699,9 @@ int main(int argc, char **argv)
             continue;
         }
 
-        /* A packet. */
+        /* A packet. The interfaces are settled at the first one. */
+        if (!seen_packet && out.nifaces == 0)
+            out.ifaces[out.nifaces++] = (struct iface){linktype, snaplen};
         seen_packet = 1;
         char *end;
         double t = strtod(w[0], &end);
@@ -535,13 +709,18 @@ int main(int argc, char **argv)
             die("bad time '%s' (or unknown directive)", w[0]);
         struct buf frame = {0}, pl = {0}, ip = {0};
         if (n >= 2 && !strcmp(w[1], "raw")) {
+            int ifn = 0;
             for (int i = 2; i < n; i++) {
                 const char *s = w[i];
+                if (!strncmp(s, "if=", 3)) {
+                    ifn = parse_ifn(s + 3, &out);
+                    continue;
+                }
                 payload_piece(&s, &frame);
                 if (*s)
                     die("junk after payload '%s'", s);
             }
-            add_record(&recs, base + t, &frame, -1, snaplen);
+            add_record(&out, base + t, ifn, &frame, -1);
         } else {
             if (n < 5 || strcmp(w[2], ">"))
                 die("want: TIME SRC > DST FLAGS [options] [payload]");
@@ -582,6 +761,7 @@ int main(int argc, char **argv)
                     else if (!strcmp(k, "trunc")) o.trunc = (long)num(v, MAXPKT, k);
                     else if (!strcmp(k, "frag")) o.frag = (unsigned)num(v, 65528, k);
                     else if (!strcmp(k, "fragdrop")) o.fragdrop = (long)num(v, 63, k);
+                    else if (!strcmp(k, "if")) o.ifn = parse_ifn(v, &out);
                     else if (!strcmp(k, "vlan")) {
                         if (o.nvlan == 4)
                             die("at most 4 vlan tags");
@@ -590,7 +770,11 @@ int main(int argc, char **argv)
                         die("unknown option '%s'", k);
                 }
             }
-            if (o.nvlan && linktype != 1)
+            unsigned lt = out.ifaces[o.ifn].linktype;
+            if (!link_known(lt))
+                die("interface %d has link type %u: write its frames as `TIME raw if=%d ...`",
+                    o.ifn, lt, o.ifn);
+            if (o.nvlan && lt != 1)
                 die("vlan= needs link ether");
             build_tcp(&ip, &src, &dst, flags, &o, &pl);
             if (o.frag % 8)
@@ -605,11 +789,11 @@ int main(int argc, char **argv)
                     continue;
                 }
                 frame.n = 0;
-                link_header(&frame, linktype, &src, &dst, &o);
+                link_header(&frame, lt, &src, &dst, &o);
                 put(&frame, fp->p, fp->n);
                 for (long i = 0; i < o.pad; i++)
                     put8(&frame, 0);
-                add_record(&recs, base + t, &frame, o.trunc, snaplen);
+                add_record(&out, base + t, o.ifn, &frame, o.trunc);
                 free(fp->p);
             }
         }
@@ -620,33 +804,29 @@ int main(int argc, char **argv)
     free(line);
     if (in != stdin)
         fclose(in);
+    if (out.nifaces == 0) /* no packets */
+        out.ifaces[out.nifaces++] = (struct iface){linktype, snaplen};
 
     FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "wb") : stdout;
     if (!f) {
         fprintf(stderr, "mkpcap: %s: %s\n", argv[2], strerror(errno));
         return 1;
     }
-    /* File header, little-endian: magic, version 2.4, thiszone, sigfigs,
-     * snaplen, link type. */
-    uint8_t fh[24];
-    uint32_t fv[6] = {badmagic ? 0x0badf00du : 0xa1b2c3d4u, 2u | 4u << 16, 0, 0,
-                      (uint32_t)snaplen, linktype};
-    if (badlen && recs.n >= 16)
-        for (int j = 0; j < 4; j++)
-            recs.p[g_last_rec + 8 + j] = (uint8_t)(badlen >> (8 * j));
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 4; j++)
-            fh[i * 4 + j] = (uint8_t)(fv[i] >> (8 * j));
-    size_t total = sizeof fh + recs.n;
+    struct buf head = {0};
+    file_header(&out, badmagic, &head);
+    if (badlen && out.nrecs)
+        set_le32(&out.recs, out.last_caplen, (uint32_t)badlen);
+    size_t total = head.n + out.recs.n;
     if (cut > total)
         cut = total;
-    size_t keep_recs = total - cut > sizeof fh ? total - cut - sizeof fh : 0;
-    size_t keep_fh = total - cut < sizeof fh ? total - cut : sizeof fh;
-    if (fwrite(fh, 1, keep_fh, f) != keep_fh ||
-        (keep_recs && fwrite(recs.p, 1, keep_recs, f) != keep_recs) || fclose(f)) {
+    size_t keep = total - cut;
+    size_t keep_head = keep < head.n ? keep : head.n, keep_recs = keep - keep_head;
+    if (fwrite(head.p, 1, keep_head, f) != keep_head ||
+        (keep_recs && fwrite(out.recs.p, 1, keep_recs, f) != keep_recs) || fclose(f)) {
         fprintf(stderr, "mkpcap: %s: write failed\n", argv[2]);
         return 1;
     }
-    free(recs.p);
+    free(head.p);
+    free(out.recs.p);
     return 0;
 }
