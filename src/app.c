@@ -230,9 +230,11 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     status = ls_decode(link, data, caplen, wirelen, &pkt);
     if (status == LS_DECODE_UNSUPPORTED_LINK && !a->warned_link) {
         /* A pcapng interface of a type we cannot decode: say so once. */
+        char msg[LS_ERRBUF_SIZE];
         a->warned_link = true;
-        ls_log(&a->log, LS_LOG_WARN, "%s: link type %s not supported, its packets are skipped",
-               ls_capture_name(a->reading), ls_capture_linktype_name(a->reading));
+        snprintf(msg, sizeof msg, "%s: link type %s not supported, its packets are skipped",
+                 ls_capture_name(a->reading), ls_capture_linktype_name(a->reading));
+        fwd_log(a, LS_LOG_WARN, NULL, msg); /* a diagnostic about packets: the script's */
     }
     if ((unsigned)status < LS_ARRAY_SIZE(a->st->decode))
         a->st->decode[status]++;
@@ -284,7 +286,8 @@ static bool open_next(struct ls_app *a)
         }
         a->warned_link = false;
         a->link = ls_capture_linktype(a->cap);
-        if (a->link == LS_LINK_UNSUPPORTED) {
+        /* A file with interfaces of several types is judged frame by frame. */
+        if (a->link == LS_LINK_UNSUPPORTED && !ls_capture_per_interface(a->cap)) {
             ls_log(&a->log, LS_LOG_ERROR, "%s: link type %s not supported, skipping file",
                    ls_capture_name(a->cap), ls_capture_linktype_name(a->cap));
             a->failed = true;

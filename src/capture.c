@@ -45,6 +45,8 @@ struct ls_capture {
      * then p is NULL, the filter is compiled per link type, and `link`
      * follows the interface of the frame being delivered. */
     struct ls_pcapng *ng;
+    bool pcapng;              /* a pcapng file, whatever reads it */
+    bool frame_named;         /* dlt_name names the frame's interface type */
     char *filter;
     bool brk;
     char *path;               /* the file opened, NULL for stdin */
@@ -175,7 +177,8 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
                 continue;
         }
         int dlt = linktype_dlt(rec.linktype);
-        if (dlt != cap->dlt) { /* interfaces of another link type: rename */
+        if (dlt != cap->dlt || !cap->frame_named) { /* name the frame's link type */
+            cap->frame_named = true;
             const char *dname = pcap_datalink_val_to_name(dlt);
             if (dname != NULL)
                 snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
@@ -198,8 +201,9 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
 /* pcap_open_offline, but a file gets a 1 MiB stdio buffer: libpcap reads
  * each record with fread, and the default 4 KiB buffer costs a read(2)
  * every few packets. stdin is left as libpcap opens it. */
-static pcap_t *open_offline(const char *path, char *pcerr)
+static pcap_t *open_offline(const char *path, char *pcerr, bool *pcapng)
 {
+    *pcapng = false;
     if (strcmp(path, "-") == 0)
         return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
     FILE *f = fopen(path, "rb");
@@ -208,6 +212,8 @@ static pcap_t *open_offline(const char *path, char *pcerr)
         return NULL;
     }
     setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+    *pcapng = ls_pcapng_probe(f);
+    rewind(f);
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, pcerr);
     if (p == NULL)
         fclose(f); /* on failure the FILE stays ours */
@@ -234,7 +240,7 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
     }
     /* Microseconds are what every tool prints; asking for them explicitly
      * also makes nanosecond files come out in the same unit. */
-    cap->p = open_offline(path, pcerr);
+    cap->p = open_offline(path, pcerr, &cap->pcapng);
     if (cap->p == NULL) {
         int rc = open_pcapng(cap, cap->path, filter, errbuf);
         if (rc == 0) {
@@ -383,6 +389,11 @@ bool ls_capture_eof(const struct ls_capture *cap)
 enum ls_linktype ls_capture_linktype(const struct ls_capture *cap)
 {
     return cap->link;
+}
+
+bool ls_capture_per_interface(const struct ls_capture *cap)
+{
+    return cap->ng != NULL || cap->pcapng;
 }
 
 const char *ls_capture_linktype_name(const struct ls_capture *cap)

@@ -64,6 +64,11 @@ enum ls_linktype ls_capture_linktype(const struct ls_capture *cap);
  * file read by the fallback reader, that of the frame being delivered. */
 const char *ls_capture_linktype_name(const struct ls_capture *cap);
 
+/* True for a pcapng file: its interfaces may have different link types,
+ * and once the fallback reader takes over, ls_capture_linktype follows the
+ * frame delivered. Such files are judged frame by frame, not at open. */
+bool ls_capture_per_interface(const struct ls_capture *cap);
+
 /* The path or interface name (borrowed; "stdin" for "-"). */
 const char *ls_capture_name(const struct ls_capture *cap);
 
