@@ -18,11 +18,8 @@ static void on_tcp(struct tcp_stream *s, void **param)
         s->server.collect++;
         conns++;
         break;
-    case NIDS_DATA:
-        total += (uint64_t)s->server.count_new + (uint64_t)s->client.count_new;
-        break;
-    default:
-        break;
+    case NIDS_DATA: total += (uint64_t)s->server.count_new + (uint64_t)s->client.count_new; break;
+    default: break;
     }
 }
 
@@ -35,7 +32,7 @@ int main(int argc, char **argv)
     static struct nids_chksum_ctl no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
     nids_params.filename = argv[1];
     nids_params.device = NULL;
-    nids_params.scan_num_hosts = 0;   /* no port-scan detection */
+    nids_params.scan_num_hosts = 0; /* no port-scan detection */
     nids_params.n_tcp_streams = 1 << 18;
     nids_params.n_hosts = 1 << 16;
     nids_params.tcp_workarounds = 1;
@@ -46,8 +43,7 @@ int main(int argc, char **argv)
     nids_register_chksum_ctl(&no_checksums, 1);
     nids_register_tcp(on_tcp);
     nids_run();
-    printf("connections=%llu bytes=%llu\n", (unsigned long long)conns,
-           (unsigned long long)total);
+    printf("connections=%llu bytes=%llu\n", (unsigned long long)conns, (unsigned long long)total);
     nids_exit();
     return 0;
 }

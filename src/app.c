@@ -50,24 +50,24 @@ struct ls_app {
     struct ls_flow_table *ft;
     struct ls_flow_hooks sh; /* the script's hooks, reached through fwd_* */
     struct ls_script *s;
-    struct ls_stats *st;     /* the flow table's counters; the app adds its own */
-    struct ls_capture *cap;  /* the file being read, or NULL */
+    struct ls_stats *st;    /* the flow table's counters; the app adds its own */
+    struct ls_capture *cap; /* the file being read, or NULL */
     enum ls_linktype link;
-    bool packets;            /* the script has a `packet` handler */
-    size_t next_file;        /* index in cfg->files of the next file to open */
-    char *filter;            /* -f and sniff.filter() combined, or NULL */
-    bool stopping;           /* read no more: stop, -c count or a signal */
-    bool finished;           /* finish() has run */
-    bool failed;             /* a file could not be read: the run exits 1 */
-    bool warned_link;        /* this file's unsupported link type was reported */
-    struct ls_live *live;    /* -i interfaces, or NULL */
-    struct ls_dump *dump;    /* -w file, or NULL */
+    bool packets;               /* the script has a `packet` handler */
+    size_t next_file;           /* index in cfg->files of the next file to open */
+    char *filter;               /* -f and sniff.filter() combined, or NULL */
+    bool stopping;              /* read no more: stop, -c count or a signal */
+    bool finished;              /* finish() has run */
+    bool failed;                /* a file could not be read: the run exits 1 */
+    bool warned_link;           /* this file's unsupported link type was reported */
+    struct ls_live *live;       /* -i interfaces, or NULL */
+    struct ls_dump *dump;       /* -w file, or NULL */
     struct ls_capture *reading; /* the source in ls_capture_dispatch */
-    struct ls_frame frame;   /* the frame being processed, for carving (fwd_packet) */
-    bool progress;           /* draw the progress line (stderr is a terminal, no -q) */
-    bool progress_shown;     /* the line is on screen: clear it before going on */
-    uint64_t progress_start; /* uv_hrtime() when the file was opened */
-    uint64_t progress_last;  /* uv_hrtime() of the last update */
+    struct ls_frame frame;      /* the frame being processed, for carving (fwd_packet) */
+    bool progress;              /* draw the progress line (stderr is a terminal, no -q) */
+    bool progress_shown;        /* the line is on screen: clear it before going on */
+    uint64_t progress_start;    /* uv_hrtime() when the file was opened */
+    uint64_t progress_last;     /* uv_hrtime() of the last update */
     struct ls_frag_table *frag;
 };
 
@@ -255,8 +255,8 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
         if (a->packets && l4)
             ls_script_packet(a->s, &pkt, ts);
         if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
-            a->frame = (struct ls_frame){.ts = ts, .data = data, .caplen = caplen,
-                                         .wirelen = wirelen, .link = link};
+            a->frame = (struct ls_frame){
+                .ts = ts, .data = data, .caplen = caplen, .wirelen = wirelen, .link = link};
             ls_flow_input(a->ft, &pkt, ts);
         }
     }

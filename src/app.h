@@ -18,21 +18,21 @@ struct ls_config {
     const char *const *ifaces; /* -i, in order; not together with files */
     size_t nifaces;
     struct ls_live_options live; /* -s, -p, -B, --no-immediate-mode */
-    const char *write_file;   /* -w, or NULL */
-    const char *user;         /* -Z, or NULL */
-    const char *filter;       /* -f */
-    uint64_t count;           /* -c, 0 = no limit */
-    const char *script;       /* SCRIPT.lua, or NULL */
-    const char *const *chunks; /* -e */
+    const char *write_file;      /* -w, or NULL */
+    const char *user;            /* -Z, or NULL */
+    const char *filter;          /* -f */
+    uint64_t count;              /* -c, 0 = no limit */
+    const char *script;          /* SCRIPT.lua, or NULL */
+    const char *const *chunks;   /* -e */
     size_t nchunks;
-    char *const *args;        /* script arguments */
+    char *const *args; /* script arguments */
     int nargs;
-    const char *lua_dir;      /* bundled modules */
+    const char *lua_dir; /* bundled modules */
     bool strict;
-    int verbosity;            /* 0 normal, <0 quieter, >0 more */
+    int verbosity; /* 0 normal, <0 quieter, >0 more */
     struct ls_flow_config flow;
     struct ls_frag_config frag;
-    bool verify_checksums;    /* drop TCP packets with a bad checksum */
+    bool verify_checksums; /* drop TCP packets with a bad checksum */
 };
 
 /* Runs to completion: reads cfg->files in order (connections carry on from

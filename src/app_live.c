@@ -22,11 +22,11 @@
 struct src {
     struct ls_live *l;
     struct ls_capture *cap;
-    uv_poll_t poll;      /* readable descriptor, or ... */
-    uv_timer_t timer;    /* ... a period when there is none */
+    uv_poll_t poll;   /* readable descriptor, or ... */
+    uv_timer_t timer; /* ... a period when there is none */
     bool use_timer;
-    bool started;        /* the handle above was initialised */
-    bool dead;           /* failed for good */
+    bool started; /* the handle above was initialised */
+    bool dead;    /* failed for good */
     struct ls_iface_stats last;
 };
 
@@ -39,7 +39,7 @@ struct ls_live {
     uv_timer_t tick;
     uv_signal_t sighup;
     bool running;
-    bool stopped;        /* ls_live_stop ran: the handles may be closing */
+    bool stopped; /* ls_live_stop ran: the handles may be closing */
 };
 
 /* ---- reading ------------------------------------------------------------ */
@@ -120,7 +120,8 @@ static void on_sighup(uv_signal_t *h, int signum)
     struct ls_live *l = h->data;
 
     LS_UNUSED(signum);
-    ls_log(l->lg, LS_LOG_WARN, "SIGHUP: reloading the script is not supported; "
+    ls_log(l->lg, LS_LOG_WARN,
+           "SIGHUP: reloading the script is not supported; "
            "restart luasniff to load a new one (capture continues)");
 }
 
@@ -170,8 +171,8 @@ int ls_live_open(struct ls_live **out, const char *const *ifaces, size_t n,
     return 0;
 }
 
-int ls_live_prepare(struct ls_live *l, const char *filter, const char *path,
-                    struct ls_dump **dump, char errbuf[LS_ERRBUF_SIZE])
+int ls_live_prepare(struct ls_live *l, const char *filter, const char *path, struct ls_dump **dump,
+                    char errbuf[LS_ERRBUF_SIZE])
 {
     int rc;
 
@@ -272,9 +273,11 @@ void ls_live_report(struct ls_live *l, const struct ls_log *lg)
     for (size_t i = 0; i < l->n; i++) {
         const struct ls_iface_stats *st = &l->src[i].last;
 
-        fprintf(stderr, "luasniff: %s: %llu packets received by filter, %llu dropped by kernel, "
-                "%llu dropped by interface\n", st->name, (unsigned long long)st->received,
-                (unsigned long long)st->dropped, (unsigned long long)st->if_dropped);
+        fprintf(stderr,
+                "luasniff: %s: %llu packets received by filter, %llu dropped by kernel, "
+                "%llu dropped by interface\n",
+                st->name, (unsigned long long)st->received, (unsigned long long)st->dropped,
+                (unsigned long long)st->if_dropped);
     }
     fflush(stderr);
 }

@@ -40,8 +40,8 @@ int ls_live_open(struct ls_live **out, const char *const *ifaces, size_t n,
  * each one's link type, and, when `path` is set, writes what passes to that
  * pcap file (*dump, owned by the caller, is created on the first interface).
  * Returns 0, LS_EINVAL for a filter libpcap rejects, or LS_ECAPTURE. */
-int ls_live_prepare(struct ls_live *l, const char *filter, const char *path,
-                    struct ls_dump **dump, char errbuf[LS_ERRBUF_SIZE]);
+int ls_live_prepare(struct ls_live *l, const char *filter, const char *path, struct ls_dump **dump,
+                    char errbuf[LS_ERRBUF_SIZE]);
 
 /* Starts polling on `loop` and ticking the wall clock; SIGHUP is caught
  * (see docs/live.md: a reload is not supported). `hooks` is copied.

@@ -28,28 +28,28 @@ struct ls_dump {
 
 struct ls_capture {
     pcap_t *p;
-    char *name;               /* for messages: the path, or "stdin" */
-    struct bpf_program prog;  /* the filter, applied here (see on_record) */
+    char *name;              /* for messages: the path, or "stdin" */
+    struct bpf_program prog; /* the filter, applied here (see on_record) */
     bool filtered;
     bool eof;
     enum ls_linktype link;
     int dlt;
     char dlt_name[32];
-    uint64_t records;         /* records read so far, filtered or not */
+    uint64_t records; /* records read so far, filtered or not */
     /* The callback of the dispatch in progress. */
     ls_capture_fn fn;
     void *ud;
-    bool live;                /* an interface: no end, filter in the kernel */
-    struct ls_dump *dump;     /* -w: frames that pass the filter, or NULL */
+    bool live;            /* an interface: no end, filter in the kernel */
+    struct ls_dump *dump; /* -w: frames that pass the filter, or NULL */
     /* Files libpcap refuses but our pcapng reader takes (see open_pcapng);
      * then p is NULL, the filter is compiled per link type, and `link`
      * follows the interface of the frame being delivered. */
     struct ls_pcapng *ng;
-    bool pcapng;              /* a pcapng file, whatever reads it */
-    bool frame_named;         /* dlt_name names the frame's interface type */
+    bool pcapng;      /* a pcapng file, whatever reads it */
+    bool frame_named; /* dlt_name names the frame's interface type */
     char *filter;
     bool brk;
-    char *path;               /* the file opened, NULL for stdin */
+    char *path; /* the file opened, NULL for stdin */
     struct {
         int linktype;
         bool ok;
@@ -65,10 +65,8 @@ static const struct {
     int dlt;
     enum ls_linktype link;
 } links[] = {
-    {DLT_NULL, LS_LINK_NULL},
-    {DLT_EN10MB, LS_LINK_ETHERNET},
-    {DLT_RAW, LS_LINK_RAW},
-    {DLT_LOOP, LS_LINK_LOOP},
+    {DLT_NULL, LS_LINK_NULL}, {DLT_EN10MB, LS_LINK_ETHERNET},
+    {DLT_RAW, LS_LINK_RAW},   {DLT_LOOP, LS_LINK_LOOP},
     {12, LS_LINK_RAW},   /* DLT_RAW on most systems */
     {14, LS_LINK_RAW},   /* DLT_RAW on OpenBSD */
     {101, LS_LINK_RAW},  /* LINKTYPE_RAW, should libpcap not map it */
@@ -597,8 +595,8 @@ int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const ch
         /* The file takes this source's link type and snapshot length. */
         d->d = pcap_dump_open(cap->p, path);
         if (d->d == NULL) {
-            snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: %s", path, strip_path(pcap_geterr(cap->p),
-                                                                         path));
+            snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: %s", path,
+                     strip_path(pcap_geterr(cap->p), path));
             free(d->path);
             free(d);
             return LS_ECAPTURE;
@@ -608,8 +606,10 @@ int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const ch
     } else if (d->dlt != cap->dlt) {
         /* A pcap file has one link type; pcapng could mix them, but libpcap
          * cannot write pcapng. */
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: link type %s differs from the one %s is written "
-                 "with", cap->name, cap->dlt_name, d->path);
+        snprintf(errbuf, LS_ERRBUF_SIZE,
+                 "%s: link type %s differs from the one %s is written "
+                 "with",
+                 cap->name, cap->dlt_name, d->path);
         return LS_EINVAL;
     }
     cap->dump = d;

@@ -15,10 +15,10 @@ struct ls_dump;
 
 /* How a live interface is opened (tcpdump's -s, -p, -B and immediate mode). */
 struct ls_live_options {
-    int snaplen;               /* bytes kept per packet */
+    int snaplen; /* bytes kept per packet */
     bool promisc;
-    bool immediate;            /* hand each packet over as it arrives */
-    int buffer_size;           /* kernel ring in bytes; 0: libpcap's default */
+    bool immediate;  /* hand each packet over as it arrives */
+    int buffer_size; /* kernel ring in bytes; 0: libpcap's default */
 };
 
 /* Longest a packet waits in the kernel without immediate mode. */
@@ -85,8 +85,7 @@ int ls_capture_open_live(struct ls_capture **out, const char *iface,
 /* Compiles `filter` (borrowed; NULL or "" does nothing) for the link type of
  * live source `cap` and installs it, in the kernel where possible. Needs no
  * privilege. Returns 0, LS_EINVAL with libpcap's message, or LS_ECAPTURE. */
-int ls_capture_set_filter(struct ls_capture *cap, const char *filter,
-                          char errbuf[LS_ERRBUF_SIZE]);
+int ls_capture_set_filter(struct ls_capture *cap, const char *filter, char errbuf[LS_ERRBUF_SIZE]);
 
 /* The descriptor to poll for readability, or -1 when the platform has none
  * (then poll every ls_capture_poll_timeout_ms). */

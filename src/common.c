@@ -4,15 +4,12 @@
 const char *ls_strerror(int err)
 {
     switch (err) {
-    case 0:
-        return "success";
+    case 0: return "success";
 #define XX(name, msg) \
-    case LS_##name:   \
-        return msg;
+    case LS_##name: return msg;
         LS_ERRNO_MAP(XX)
 #undef XX
-    default:
-        return "unknown error";
+    default: return "unknown error";
     }
 }
 

@@ -6,16 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LS_UNUSED(x) ((void)(x))
-#define LS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define LS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define LS_UNUSED(x)                       ((void)(x))
+#define LS_ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
+#define LS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #if defined(__GNUC__)
-#define ls_likely(x) __builtin_expect(!!(x), 1)
-#define ls_unlikely(x) __builtin_expect(!!(x), 0)
+#define ls_likely(x)    __builtin_expect(!!(x), 1)
+#define ls_unlikely(x)  __builtin_expect(!!(x), 0)
 #define LS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
-#define ls_likely(x) (x)
+#define ls_likely(x)   (x)
 #define ls_unlikely(x) (x)
 #define LS_PRINTF(f, a)
 #endif
@@ -24,13 +24,13 @@
 #define LS_ERRBUF_SIZE 512
 
 /* Error codes: functions return 0 or a negative LS_E* value. */
-#define LS_ERRNO_MAP(XX)                                  \
-    XX(ENOMEM, "out of memory")                           \
-    XX(EINVAL, "invalid argument")                        \
-    XX(ECAPTURE, "capture error")                         \
-    XX(ESCRIPT, "script error")                           \
-    XX(EFULL, "limit reached")                            \
-    XX(EIO, "input/output error")                         \
+#define LS_ERRNO_MAP(XX)           \
+    XX(ENOMEM, "out of memory")    \
+    XX(EINVAL, "invalid argument") \
+    XX(ECAPTURE, "capture error")  \
+    XX(ESCRIPT, "script error")    \
+    XX(EFULL, "limit reached")     \
+    XX(EIO, "input/output error")  \
     XX(ESTOP, "stopped")
 
 enum ls_errno {
@@ -49,13 +49,13 @@ const char *ls_strerror(int err);
 enum ls_dir { LS_DIR_C2S = 0, LS_DIR_S2C = 1 };
 
 /* Why a connection ended; the names are part of the Lua API. */
-#define LS_CLOSE_MAP(XX)  \
-    XX(NONE, "none")      \
-    XX(FIN, "fin")        \
-    XX(RST, "rst")        \
+#define LS_CLOSE_MAP(XX)   \
+    XX(NONE, "none")       \
+    XX(FIN, "fin")         \
+    XX(RST, "rst")         \
     XX(TIMEOUT, "timeout") \
     XX(EVICTED, "evicted") \
-    XX(END, "end")        \
+    XX(END, "end")         \
     XX(REUSED, "reused")
 
 enum ls_close_reason {
@@ -71,10 +71,10 @@ const char *ls_close_reason_name(enum ls_close_reason r);
 /* libpcap's counters for one live interface (capture fills it, the app
  * keeps the last one, the script shows it in sniff.stats().interfaces). */
 struct ls_iface_stats {
-    const char *name;          /* borrowed from the capture */
-    uint64_t received;         /* packets that passed the filter (pcap ps_recv) */
-    uint64_t dropped;          /* dropped for lack of buffer space (ps_drop) */
-    uint64_t if_dropped;       /* dropped by the interface or driver (ps_ifdrop) */
+    const char *name;    /* borrowed from the capture */
+    uint64_t received;   /* packets that passed the filter (pcap ps_recv) */
+    uint64_t dropped;    /* dropped for lack of buffer space (ps_drop) */
+    uint64_t if_dropped; /* dropped by the interface or driver (ps_ifdrop) */
 };
 
 /* Log levels, most severe first; the names are part of the Lua API. */

@@ -11,12 +11,12 @@
 #include "reasm.h"
 
 enum ls_conn_state {
-    LS_STATE_SYN_SENT = 0,  /* client SYN seen */
-    LS_STATE_SYN_RECEIVED,  /* server SYN-ACK seen */
-    LS_STATE_ESTABLISHED,   /* handshake done, or picked up mid-stream */
-    LS_STATE_HALF_CLOSED,   /* one side has sent FIN */
-    LS_STATE_CLOSING,       /* both sides have sent FIN */
-    LS_STATE_CLOSED,        /* `closed` has been reported */
+    LS_STATE_SYN_SENT = 0, /* client SYN seen */
+    LS_STATE_SYN_RECEIVED, /* server SYN-ACK seen */
+    LS_STATE_ESTABLISHED,  /* handshake done, or picked up mid-stream */
+    LS_STATE_HALF_CLOSED,  /* one side has sent FIN */
+    LS_STATE_CLOSING,      /* both sides have sent FIN */
+    LS_STATE_CLOSED,       /* `closed` has been reported */
     LS_STATE__COUNT
 };
 
@@ -34,18 +34,18 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {
     struct ls_reasm rs;
-    uint32_t isn;        /* sequence number of stream offset LS_TCP_OFF0 */
-    uint32_t win;        /* last window this side advertised (scaled when known) */
-    uint32_t ack;        /* last ACK number this side sent */
-    uint64_t max_end;    /* highest stream offset + 1 seen from this side */
-    uint64_t fin_off;    /* stream offset of this side's FIN (valid with fin_seen) */
-    int8_t wscale;       /* window scale from this side's SYN, -1 unknown */
-    bool seq_known;      /* isn is meaningful */
+    uint32_t isn;     /* sequence number of stream offset LS_TCP_OFF0 */
+    uint32_t win;     /* last window this side advertised (scaled when known) */
+    uint32_t ack;     /* last ACK number this side sent */
+    uint64_t max_end; /* highest stream offset + 1 seen from this side */
+    uint64_t fin_off; /* stream offset of this side's FIN (valid with fin_seen) */
+    int8_t wscale;    /* window scale from this side's SYN, -1 unknown */
+    bool seq_known;   /* isn is meaningful */
     bool syn_seen;
     bool fin_seen;
-    bool ack_seen;       /* `ack` is meaningful */
-    uint8_t base_from;   /* LS_BASE_*: what fixed `isn` */
-    bool gap_pending;    /* the peer ACKed past a hole: confirmed on the next packet */
+    bool ack_seen;        /* `ack` is meaningful */
+    uint8_t base_from;    /* LS_BASE_*: what fixed `isn` */
+    bool gap_pending;     /* the peer ACKed past a hole: confirmed on the next packet */
     bool conflict_logged; /* one log line per direction, the rest are counted */
 };
 
@@ -63,25 +63,25 @@ struct ls_conn {
     /* --- read by scripts (through the box) --- */
     uint16_t client_port;
     uint16_t server_port;
-    uint8_t af;           /* 4 or 6 */
+    uint8_t af; /* 4 or 6 */
     uint8_t client_ip[16];
     uint8_t server_ip[16];
-    unsigned flags;       /* LS_CONN_* */
-    uint64_t id;          /* unique, increasing in creation order */
+    unsigned flags; /* LS_CONN_* */
+    uint64_t id;    /* unique, increasing in creation order */
     enum ls_conn_state state;
     enum ls_close_reason close_reason;
     double start_time;    /* capture time of the first packet */
     double last_activity; /* capture time of the latest packet */
 
     /* --- owned by the script host --- */
-    int lua_ref;          /* registry ref of the box, or a negative value */
+    int lua_ref;           /* registry ref of the box, or a negative value */
     uint32_t lua_handlers; /* bit per event with a conn:on handler */
-    struct ls_keep *keep; /* kept frames for carving (pcapw.h), or NULL */
+    struct ls_keep *keep;  /* kept frames for carving (pcapw.h), or NULL */
 
     /* --- owned by the TCP tracker --- */
     struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */
-    uint32_t busy;        /* >0 while a caller holds the connection: no release */
-    uint8_t reset_dir;    /* sender of the RST, with LS_CONN_RESET */
+    uint32_t busy;          /* >0 while a caller holds the connection: no release */
+    uint8_t reset_dir;      /* sender of the RST, with LS_CONN_RESET */
 
     /* --- owned by the flow table --- */
     struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */

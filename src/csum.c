@@ -7,8 +7,8 @@
 
 #include "bytes.h"
 
-#define PROTO_TCP 6
-#define PROTO_UDP 17
+#define PROTO_TCP   6
+#define PROTO_UDP   17
 #define UDP_SUM_OFF 6
 
 /* Ones' complement sum of `n` bytes, not yet folded; an odd last byte is

@@ -10,61 +10,61 @@
 #include "common.h"
 
 /* Ethertypes (IEEE 802 / IANA registry). */
-#define ET_IPV4 0x0800
-#define ET_IPV6 0x86dd
-#define ET_VLAN 0x8100     /* IEEE 802.1Q customer tag */
-#define ET_QINQ 0x88a8     /* IEEE 802.1ad service tag */
+#define ET_IPV4     0x0800
+#define ET_IPV6     0x86dd
+#define ET_VLAN     0x8100 /* IEEE 802.1Q customer tag */
+#define ET_QINQ     0x88a8 /* IEEE 802.1ad service tag */
 #define ET_QINQ_OLD 0x9100 /* pre-standard QinQ, still seen in the wild */
-#define ET_MPLS 0x8847     /* RFC 3032 unicast */
-#define ET_MPLS_MC 0x8848  /* RFC 5332 multicast */
+#define ET_MPLS     0x8847 /* RFC 3032 unicast */
+#define ET_MPLS_MC  0x8848 /* RFC 5332 multicast */
 
 /* Header sizes and field offsets, named after their RFCs. */
-#define ETH_HLEN 14       /* dst[6] src[6] type[2] */
-#define VLAN_TAG_LEN 4    /* TCI[2] inner type[2] */
+#define ETH_HLEN       14 /* dst[6] src[6] type[2] */
+#define VLAN_TAG_LEN   4  /* TCI[2] inner type[2] */
 #define MPLS_ENTRY_LEN 4  /* label:20 TC:3 S:1 TTL:8 (RFC 3032 2.1) */
-#define MPLS_S_BIT 0x100u
-#define NULL_HLEN 4
-#define SLL_HLEN 16       /* pkttype[2] hatype[2] halen[2] addr[8] protocol[2] */
-#define SLL_PROTO_OFF 14
-#define SLL2_HLEN 20      /* protocol[2] reserved[2] ifindex[4] hatype[2] ... addr[8] */
+#define MPLS_S_BIT     0x100u
+#define NULL_HLEN      4
+#define SLL_HLEN       16 /* pkttype[2] hatype[2] halen[2] addr[8] protocol[2] */
+#define SLL_PROTO_OFF  14
+#define SLL2_HLEN      20 /* protocol[2] reserved[2] ifindex[4] hatype[2] ... addr[8] */
 
-#define IP4_HLEN 20       /* RFC 791 3.1 */
-#define IP4_TOTLEN_OFF 2
-#define IP4_ID_OFF 4
-#define IP4_FRAG_OFF 6
-#define IP4_MF 0x2000
+#define IP4_HLEN        20 /* RFC 791 3.1 */
+#define IP4_TOTLEN_OFF  2
+#define IP4_ID_OFF      4
+#define IP4_FRAG_OFF    6
+#define IP4_MF          0x2000
 #define IP4_OFFSET_MASK 0x1fff
-#define IP4_TTL_OFF 8
-#define IP4_PROTO_OFF 9
-#define IP4_SRC_OFF 12
-#define IP4_DST_OFF 16
+#define IP4_TTL_OFF     8
+#define IP4_PROTO_OFF   9
+#define IP4_SRC_OFF     12
+#define IP4_DST_OFF     16
 
-#define IP6_HLEN 40       /* RFC 8200 3 */
+#define IP6_HLEN     40 /* RFC 8200 3 */
 #define IP6_PLEN_OFF 4
-#define IP6_NH_OFF 6
+#define IP6_NH_OFF   6
 #define IP6_HLIM_OFF 7
-#define IP6_SRC_OFF 8
-#define IP6_DST_OFF 24
-#define IP6_MAX_EXT 8     /* more extension headers than this is an attack, not traffic */
+#define IP6_SRC_OFF  8
+#define IP6_DST_OFF  24
+#define IP6_MAX_EXT  8 /* more extension headers than this is an attack, not traffic */
 
-#define PROTO_HOPOPTS 0
-#define PROTO_TCP 6
-#define PROTO_UDP 17
-#define PROTO_ROUTING 43
+#define PROTO_HOPOPTS  0
+#define PROTO_TCP      6
+#define PROTO_UDP      17
+#define PROTO_ROUTING  43
 #define PROTO_FRAGMENT 44
-#define PROTO_AH 51
-#define PROTO_NONE 59
-#define PROTO_DSTOPTS 60
+#define PROTO_AH       51
+#define PROTO_NONE     59
+#define PROTO_DSTOPTS  60
 
-#define TCP_HLEN 20       /* RFC 9293 3.1 */
-#define TCP_SEQ_OFF 4
-#define TCP_ACK_OFF 8
-#define TCP_DOFF_OFF 12
-#define TCP_FLAGS_OFF 13
-#define TCP_WIN_OFF 14
+#define TCP_HLEN       20 /* RFC 9293 3.1 */
+#define TCP_SEQ_OFF    4
+#define TCP_ACK_OFF    8
+#define TCP_DOFF_OFF   12
+#define TCP_FLAGS_OFF  13
+#define TCP_WIN_OFF    14
 #define TCP_MAX_WSCALE 14 /* RFC 7323 2.3: larger shifts are treated as 14 */
 
-#define UDP_HLEN 8        /* RFC 768 */
+#define UDP_HLEN    8 /* RFC 768 */
 #define UDP_LEN_OFF 4
 
 /* Internal status meaning "the header fits, keep decoding"; never returned. */
@@ -199,12 +199,9 @@ static enum ls_decode_status transport(struct span *s, uint8_t proto, struct ls_
 {
     pkt->l4proto = proto;
     switch (proto) {
-    case PROTO_TCP:
-        return tcp(s, pkt);
-    case PROTO_UDP:
-        return udp(s, pkt);
-    default:
-        return LS_DECODE_OTHER_L4;
+    case PROTO_TCP: return tcp(s, pkt);
+    case PROTO_UDP: return udp(s, pkt);
+    default: return LS_DECODE_OTHER_L4;
     }
 }
 
@@ -265,13 +262,10 @@ static size_t ext_len(uint8_t nh, const uint8_t *h)
     case PROTO_HOPOPTS:
     case PROTO_ROUTING:
     case PROTO_DSTOPTS:
-        return ((size_t)h[1] + 1) * 8; /* RFC 8200 4.3: 8-octet units, minus the first */
-    case PROTO_AH:
-        return ((size_t)h[1] + 2) * 4; /* RFC 4302 2.2: 4-octet units, minus 2 */
-    case PROTO_FRAGMENT:
-        return 8; /* RFC 8200 4.5: fixed */
-    default:
-        return 0;
+        return ((size_t)h[1] + 1) * 8;            /* RFC 8200 4.3: 8-octet units, minus the first */
+    case PROTO_AH: return ((size_t)h[1] + 2) * 4; /* RFC 4302 2.2: 4-octet units, minus 2 */
+    case PROTO_FRAGMENT: return 8;                /* RFC 8200 4.5: fixed */
+    default: return 0;
     }
 }
 
@@ -387,15 +381,11 @@ static enum ls_decode_status ethertype(struct span *s, uint16_t type, struct ls_
                 pkt->vlan_depth++;
             break;
         }
-        case ET_IPV4:
-            return ip(s, 4, pkt);
-        case ET_IPV6:
-            return ip(s, 6, pkt);
+        case ET_IPV4: return ip(s, 4, pkt);
+        case ET_IPV6: return ip(s, 6, pkt);
         case ET_MPLS:
-        case ET_MPLS_MC:
-            return mpls(s, pkt);
-        default:
-            return LS_DECODE_NOT_IP;
+        case ET_MPLS_MC: return mpls(s, pkt);
+        default: return LS_DECODE_NOT_IP;
         }
     }
 }
@@ -405,15 +395,12 @@ static enum ls_decode_status ethertype(struct span *s, uint16_t type, struct ls_
 static int family_version(uint32_t fam)
 {
     switch (fam) {
-    case 2:
-        return 4;
+    case 2: return 4;
     case 10:
     case 24:
     case 28:
-    case 30:
-        return 6;
-    default:
-        return 0;
+    case 30: return 6;
+    default: return 0;
     }
 }
 
@@ -457,18 +444,12 @@ static enum ls_decode_status link_layer(enum ls_linktype link, struct span *s,
         type = ls_load_be16(s->c.p);
         skip(s, SLL2_HLEN);
         return ethertype(s, type, pkt);
-    case LS_LINK_RAW:
-        return ip(s, 0, pkt);
-    case LS_LINK_IPV4:
-        return ip(s, 4, pkt);
-    case LS_LINK_IPV6:
-        return ip(s, 6, pkt);
-    case LS_LINK_NULL:
-        return null_loop(s, true, pkt);
-    case LS_LINK_LOOP:
-        return null_loop(s, false, pkt);
-    case LS_LINK_UNSUPPORTED:
-        break;
+    case LS_LINK_RAW: return ip(s, 0, pkt);
+    case LS_LINK_IPV4: return ip(s, 4, pkt);
+    case LS_LINK_IPV6: return ip(s, 6, pkt);
+    case LS_LINK_NULL: return null_loop(s, true, pkt);
+    case LS_LINK_LOOP: return null_loop(s, false, pkt);
+    case LS_LINK_UNSUPPORTED: break;
     }
     return LS_DECODE_UNSUPPORTED_LINK;
 }

@@ -55,7 +55,7 @@ enum ls_decode_status {
  * those bytes are. Addresses are stored in network order; IPv4 uses the
  * first 4 bytes of the 16. */
 struct ls_packet {
-    uint8_t af; /* 4 or 6 */
+    uint8_t af;      /* 4 or 6 */
     uint8_t l4proto; /* 6 = TCP, 17 = UDP */
     uint8_t src[16];
     uint8_t dst[16];
@@ -64,7 +64,7 @@ struct ls_packet {
     /* TCP only */
     uint32_t seq;
     uint32_t ack;
-    uint8_t flags; /* LS_TCP_* */
+    uint8_t flags;   /* LS_TCP_* */
     uint16_t window; /* raw, unscaled */
     int8_t wscale;   /* window scale option on a SYN, -1 when absent; shifts
                       * above 14 read as 14 (RFC 7323 2.3) */

@@ -17,7 +17,7 @@
 #include "decode.h"
 #include "tcp.h"
 
-#define SLAB_CONNS 256
+#define SLAB_CONNS  256
 #define MIN_BUCKETS 1024
 /* How long a torn-down connection absorbs stray packets: the last ACK, a FIN
  * retransmitted after a few backed-off timeouts (Zeek's tcp_close_delay is
@@ -53,27 +53,27 @@ struct ls_flow_table {
     uint32_t nbuckets; /* power of two */
     uint32_t count;    /* connections in the hash: live and dead */
     uint32_t ndead;
-    uint32_t pending;  /* close requests not yet acted on */
+    uint32_t pending; /* close requests not yet acted on */
     struct slab *slabs;
     struct ls_conn *free_conns; /* linked through hash_next */
     uint32_t allocated;
-    struct list order; /* live, by creation */
-    struct list age;   /* live, least recently active first */
-    struct list dead;  /* dead, oldest first (linked through age_*) */
+    struct list order;     /* live, by creation */
+    struct list age;       /* live, least recently active first */
+    struct list dead;      /* dead, oldest first (linked through age_*) */
     struct list resetting; /* RST seen, by deadline (linked through reset_*) */
 };
 
 /* ---- intrusive lists ---- */
 
-#define LIST_PUSH(l, c, prev, next)  \
-    do {                             \
-        (c)->prev = (l)->tail;       \
-        (c)->next = NULL;            \
-        if ((l)->tail)               \
-            (l)->tail->next = (c);   \
-        else                         \
-            (l)->head = (c);         \
-        (l)->tail = (c);             \
+#define LIST_PUSH(l, c, prev, next) \
+    do {                            \
+        (c)->prev = (l)->tail;      \
+        (c)->next = NULL;           \
+        if ((l)->tail)              \
+            (l)->tail->next = (c);  \
+        else                        \
+            (l)->head = (c);        \
+        (l)->tail = (c);            \
     } while (0)
 
 #define LIST_REMOVE(l, c, prev, next)    \
@@ -103,8 +103,8 @@ void ls_flow_config_default(struct ls_flow_config *cfg)
 
 const char *ls_conn_state_name(enum ls_conn_state st)
 {
-    static const char *const names[] = {"syn_sent", "syn_received", "established",
-                                        "half_closed", "closing", "closed"};
+    static const char *const names[] = {"syn_sent",    "syn_received", "established",
+                                        "half_closed", "closing",      "closed"};
     return (unsigned)st < LS_ARRAY_SIZE(names) ? names[st] : "unknown";
 }
 
@@ -402,8 +402,8 @@ static bool source_is_client(const struct ls_packet *pkt)
     return true;
 }
 
-static struct ls_conn *create(struct ls_flow_table *ft, const struct ls_packet *pkt,
-                              uint32_t hash, double ts)
+static struct ls_conn *create(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash,
+                              double ts)
 {
     struct ls_conn *c = take_conn(ft);
     if (!c)

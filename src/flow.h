@@ -21,10 +21,10 @@ struct ls_packet;
 enum ls_deliver { LS_DELIVER_ACK = 0, LS_DELIVER_ARRIVAL };
 
 struct ls_flow_config {
-    uint32_t max_connections;  /* tracked at once; past it the idlest is evicted */
-    double idle_timeout;       /* seconds of capture time without a packet */
-    size_t max_conn_buffer;    /* bytes held per direction before forcing out */
-    size_t max_buffer;         /* bytes held by all connections together */
+    uint32_t max_connections; /* tracked at once; past it the idlest is evicted */
+    double idle_timeout;      /* seconds of capture time without a packet */
+    size_t max_conn_buffer;   /* bytes held per direction before forcing out */
+    size_t max_buffer;        /* bytes held by all connections together */
     enum ls_deliver deliver;
     enum ls_overlap overlap;
 };
@@ -34,25 +34,25 @@ void ls_flow_config_default(struct ls_flow_config *cfg);
 
 /* Counters; all monotonic except the ones marked "now". */
 struct ls_stats {
-    uint64_t packets;          /* packets read from the sources (app) */
-    uint64_t bytes;            /* captured bytes read (app) */
-    uint64_t decode[16];       /* by enum ls_decode_status (app) */
-    uint64_t tcp_packets;      /* TCP segments handed to the table */
-    uint64_t connections;      /* connections created */
-    uint64_t active;           /* now: connections being tracked (not dead) */
+    uint64_t packets;     /* packets read from the sources (app) */
+    uint64_t bytes;       /* captured bytes read (app) */
+    uint64_t decode[16];  /* by enum ls_decode_status (app) */
+    uint64_t tcp_packets; /* TCP segments handed to the table */
+    uint64_t connections; /* connections created */
+    uint64_t active;      /* now: connections being tracked (not dead) */
     uint64_t peak_active;
-    uint64_t ignored;          /* connections ignored by scripts */
+    uint64_t ignored;                 /* connections ignored by scripts */
     uint64_t closed[LS_CLOSE__COUNT]; /* by close reason */
-    uint64_t payload_bytes;    /* bytes delivered to the hooks */
-    uint64_t gaps;             /* gap events */
+    uint64_t payload_bytes;           /* bytes delivered to the hooks */
+    uint64_t gaps;                    /* gap events */
     uint64_t gap_bytes;
     uint64_t overlaps_conflicting; /* retransmissions whose bytes differed */
-    uint64_t forced_out;       /* times a buffer cap forced bytes out early */
-    uint64_t out_of_window;    /* segments too far from the stream to be trusted */
-    uint64_t rst_ignored;      /* resets outside the window */
-    uint64_t stray;            /* packets for no connection that created none */
-    uint64_t script_errors;    /* handler errors (script host) */
-    size_t buffered;           /* now: bytes held for reassembly */
+    uint64_t forced_out;           /* times a buffer cap forced bytes out early */
+    uint64_t out_of_window;        /* segments too far from the stream to be trusted */
+    uint64_t rst_ignored;          /* resets outside the window */
+    uint64_t stray;                /* packets for no connection that created none */
+    uint64_t script_errors;        /* handler errors (script host) */
+    size_t buffered;               /* now: bytes held for reassembly */
     size_t peak_buffered;
     uint64_t bad_checksums;    /* packets dropped by --verify-checksums (app) */
     struct ls_frag_stats frag; /* IP fragment reassembly (app, copied from frag.c) */
@@ -68,8 +68,7 @@ struct ls_flow_hooks {
     /* In-order bytes (borrowed) of direction `d`; `ts` is the capture time
      * of the segment that brought the first of them (with --deliver ack,
      * earlier than the ACK that released them). */
-    void (*data)(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
-                 double ts);
+    void (*data)(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n, double ts);
     /* `n` bytes of direction `d` that will never arrive. */
     void (*gap)(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n);
     /* The connection ended; reported once, and not for ignored connections. */

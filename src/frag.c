@@ -28,7 +28,7 @@
  * the "ping of death" and is refused. */
 #define IP4_MAX_PAYLOAD (65535 - IP4_HLEN)
 #define IP6_MAX_PAYLOAD 65535
-#define UNKNOWN UINT32_MAX
+#define UNKNOWN         UINT32_MAX
 
 /* One fragment's copy, at the start of its pool block; data follows. */
 struct piece {
@@ -40,12 +40,12 @@ struct piece {
 };
 
 struct dgram {
-    struct dgram *hnext;       /* hash chain, or free list */
+    struct dgram *hnext;         /* hash chain, or free list */
     struct dgram *older, *newer; /* age list */
     uint64_t hash;
-    double first;              /* capture time of the first fragment */
+    double first; /* capture time of the first fragment */
     uint32_t id;
-    uint32_t total;            /* payload length once the last fragment came */
+    uint32_t total; /* payload length once the last fragment came */
     uint32_t nfrags;
     uint8_t af, proto, ttl;
     uint8_t src[16], dst[16];
@@ -58,11 +58,11 @@ struct ls_frag_table {
     struct dgram *slots;
     struct dgram *free;
     struct dgram **buckets;
-    size_t nbuckets;           /* a power of two */
+    size_t nbuckets; /* a power of two */
     struct dgram *oldest, *newest;
     uint64_t seed;
     struct ls_frag_stats st;
-    uint8_t *out;              /* the rebuilt datagram */
+    uint8_t *out; /* the rebuilt datagram */
 };
 
 void ls_frag_config_default(struct ls_frag_config *cfg)
@@ -261,8 +261,8 @@ static bool agrees(const struct dgram *d, const struct ls_packet *f, uint32_t en
         uint32_t lo = p->off > f->frag_offset ? p->off : f->frag_offset;
         uint32_t hi1 = p->off + p->cap, hi2 = f->frag_offset + f->payload_len;
         uint32_t hi = hi1 < hi2 ? hi1 : hi2;
-        if (hi > lo && memcmp(piece_data(p) + (lo - p->off),
-                              f->payload + (lo - f->frag_offset), hi - lo) != 0)
+        if (hi > lo &&
+            memcmp(piece_data(p) + (lo - p->off), f->payload + (lo - f->frag_offset), hi - lo) != 0)
             return false;
         if (p->off <= f->frag_offset && pend >= end && hi1 >= hi2)
             *dup = true;

@@ -50,14 +50,26 @@ static const char boxkey, boxtag;
 #define LS_CONN_FIELDS_MT "luasniff.conn.fields"
 
 enum field {
-    F_ID, F_CLIENT_IP, F_CLIENT_PORT, F_SERVER_IP, F_SERVER_PORT, F_STATE, F_START_TIME,
-    F_LAST_ACTIVITY, F_CLIENT_BYTES, F_SERVER_BYTES, F_CLOSE_REASON, F_IGNORED, F_MIDSTREAM,
+    F_ID,
+    F_CLIENT_IP,
+    F_CLIENT_PORT,
+    F_SERVER_IP,
+    F_SERVER_PORT,
+    F_STATE,
+    F_START_TIME,
+    F_LAST_ACTIVITY,
+    F_CLIENT_BYTES,
+    F_SERVER_BYTES,
+    F_CLOSE_REASON,
+    F_IGNORED,
+    F_MIDSTREAM,
     F__COUNT
 };
 
 static const char *const fields[F__COUNT] = {
-    "id", "client_ip", "client_port", "server_ip", "server_port", "state", "start_time",
-    "last_activity", "client_bytes", "server_bytes", "close_reason", "ignored", "midstream",
+    "id",           "client_ip",  "client_port",   "server_ip",    "server_port",
+    "state",        "start_time", "last_activity", "client_bytes", "server_bytes",
+    "close_reason", "ignored",    "midstream",
 };
 
 static void take(struct lsnap *o, const struct ls_conn *c)
@@ -130,51 +142,25 @@ static void puship(lua_State *L, uint8_t af, const uint8_t ip[16])
 static void pushfield(lua_State *L, const struct lsnap *v, enum field f)
 {
     switch (f) {
-    case F_ID:
-        lua_pushinteger(L, (lua_Integer)v->id);
-        break;
-    case F_CLIENT_IP:
-        puship(L, v->af, v->cip);
-        break;
-    case F_CLIENT_PORT:
-        lua_pushinteger(L, v->cport);
-        break;
-    case F_SERVER_IP:
-        puship(L, v->af, v->sip);
-        break;
-    case F_SERVER_PORT:
-        lua_pushinteger(L, v->sport);
-        break;
-    case F_STATE:
-        lua_pushstring(L, ls_conn_state_name(v->state));
-        break;
-    case F_START_TIME:
-        lua_pushnumber(L, v->start);
-        break;
-    case F_LAST_ACTIVITY:
-        lua_pushnumber(L, v->last);
-        break;
-    case F_CLIENT_BYTES:
-        lua_pushinteger(L, (lua_Integer)v->cbytes);
-        break;
-    case F_SERVER_BYTES:
-        lua_pushinteger(L, (lua_Integer)v->sbytes);
-        break;
+    case F_ID: lua_pushinteger(L, (lua_Integer)v->id); break;
+    case F_CLIENT_IP: puship(L, v->af, v->cip); break;
+    case F_CLIENT_PORT: lua_pushinteger(L, v->cport); break;
+    case F_SERVER_IP: puship(L, v->af, v->sip); break;
+    case F_SERVER_PORT: lua_pushinteger(L, v->sport); break;
+    case F_STATE: lua_pushstring(L, ls_conn_state_name(v->state)); break;
+    case F_START_TIME: lua_pushnumber(L, v->start); break;
+    case F_LAST_ACTIVITY: lua_pushnumber(L, v->last); break;
+    case F_CLIENT_BYTES: lua_pushinteger(L, (lua_Integer)v->cbytes); break;
+    case F_SERVER_BYTES: lua_pushinteger(L, (lua_Integer)v->sbytes); break;
     case F_CLOSE_REASON:
         if (v->why == LS_CLOSE_NONE)
             lua_pushnil(L);
         else
             lua_pushstring(L, ls_close_reason_name(v->why));
         break;
-    case F_IGNORED:
-        lua_pushboolean(L, (v->flags & LS_CONN_IGNORED) != 0);
-        break;
-    case F_MIDSTREAM:
-        lua_pushboolean(L, (v->flags & LS_CONN_MIDSTREAM) != 0);
-        break;
-    case F__COUNT:
-        lua_pushnil(L);
-        break;
+    case F_IGNORED: lua_pushboolean(L, (v->flags & LS_CONN_IGNORED) != 0); break;
+    case F_MIDSTREAM: lua_pushboolean(L, (v->flags & LS_CONN_MIDSTREAM) != 0); break;
+    case F__COUNT: lua_pushnil(L); break;
     }
 }
 
@@ -231,7 +217,7 @@ static int box_newindex(lua_State *L)
     lua_rawsetp(L, -2, &boxkey);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
-    lua_rawset(L, -3); /* raises on a nil or NaN key, before anything changed */
+    lua_rawset(L, -3);        /* raises on a nil or NaN key, before anything changed */
     lua_createtable(L, 0, 6); /* the box's own metatable */
     lua_getmetatable(L, 1);
     for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
@@ -282,8 +268,9 @@ static int conn_on(lua_State *L)
 {
     struct lbox *b = checkconn(L, 1);
     int h = luaL_checkoption(L, 2, NULL, ls_handler_names);
-    luaL_argcheck(L, h == LS_H_SENT_DATA || h == LS_H_RECEIVED_DATA || h == LS_H_GAP ||
-                         h == LS_H_CLOSED || h == LS_H_TEARDOWN,
+    luaL_argcheck(L,
+                  h == LS_H_SENT_DATA || h == LS_H_RECEIVED_DATA || h == LS_H_GAP ||
+                      h == LS_H_CLOSED || h == LS_H_TEARDOWN,
                   2, "not a per-connection event");
     luaL_checkany(L, 3);
     bool set = !lua_isnil(L, 3);

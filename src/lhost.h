@@ -21,7 +21,7 @@ struct ls_conn;
 struct ls_packet;
 
 /* Metatable names, visible to scripts through __name. */
-#define LS_CONN_MT "luasniff.conn"
+#define LS_CONN_MT  "luasniff.conn"
 #define LS_TIMER_MT "luasniff.timer"
 
 /* A pending sniff.after/every timer. It lives in a Lua userdata (the handle
@@ -29,56 +29,56 @@ struct ls_packet;
  * is the userdata's user value 1. Lua's collector never moves objects, so
  * the heap may point at it. */
 struct ls_timer {
-    double deadline;  /* capture time; relative delay while s->unanchored */
-    double interval;  /* > 0 for sniff.every, 0 for sniff.after */
-    uint64_t seq;     /* scheduling order: FIFO among equal deadlines */
-    size_t pos;       /* index in s->heap, or LS_TIMER_IDLE */
-    int self;         /* registry ref of the handle while pending */
+    double deadline; /* capture time; relative delay while s->unanchored */
+    double interval; /* > 0 for sniff.every, 0 for sniff.after */
+    uint64_t seq;    /* scheduling order: FIFO among equal deadlines */
+    size_t pos;      /* index in s->heap, or LS_TIMER_IDLE */
+    int self;        /* registry ref of the handle while pending */
 };
 
 #define LS_TIMER_IDLE ((size_t)-1)
 
 struct ls_script {
     lua_State *L;
-    struct ls_flow_table *ft;  /* borrowed */
-    const struct ls_log *lg;   /* borrowed */
+    struct ls_flow_table *ft; /* borrowed */
+    const struct ls_log *lg;  /* borrowed */
     struct ls_script_config cfg;
-    int ref[LS_H__COUNT];      /* registry refs of the global handlers, or LUA_NOREF */
-    char *filter;              /* sniff.filter(), malloc'd */
-    size_t mem, mem_peak;      /* bytes held by the Lua state */
-    int depth;                 /* dispatches in progress: 0 or 1 */
-    bool loading;              /* the script's main chunk is running */
-    bool loaded;               /* ls_script_load finished */
-    bool stop;                 /* sniff.stop() or a --strict failure */
-    bool failed;               /* a handler failed under --strict */
-    bool warn_on;              /* Lua warnings are logged ("@on"/"@off") */
+    int ref[LS_H__COUNT]; /* registry refs of the global handlers, or LUA_NOREF */
+    char *filter;         /* sniff.filter(), malloc'd */
+    size_t mem, mem_peak; /* bytes held by the Lua state */
+    int depth;            /* dispatches in progress: 0 or 1 */
+    bool loading;         /* the script's main chunk is running */
+    bool loaded;          /* ls_script_load finished */
+    bool stop;            /* sniff.stop() or a --strict failure */
+    bool failed;          /* a handler failed under --strict */
+    bool warn_on;         /* Lua warnings are logged ("@on"/"@off") */
     size_t warn_len;
-    char warn[256];            /* a warning being assembled from pieces */
+    char warn[256]; /* a warning being assembled from pieces */
     /* timers: binary min-heap on (deadline, seq) */
     struct ls_timer **heap;
     size_t nheap, capheap;
     uint64_t timer_seq;
-    bool unanchored;           /* deadlines are relative: the clock has not started */
+    bool unanchored;              /* deadlines are relative: the clock has not started */
     ls_script_ifstats_fn ifstats; /* live interfaces' counters, or NULL */
     void *ifstats_ud;
-    size_t keep_default;       /* sniff.keep_packets(): frame budget of new connections */
+    size_t keep_default; /* sniff.keep_packets(): frame budget of new connections */
 };
 
 /* One C -> Lua call, described on the caller's stack and read by the
  * trampoline under protection. */
 struct ls_call {
     struct ls_script *s;
-    enum ls_handler h;         /* event (ignored for timers) */
-    struct ls_conn *c;         /* connection argument, or NULL */
-    const char *str;           /* data bytes, direction, reason or message */
-    size_t len;                /* length of str */
-    const char *str2;          /* log level name */
-    uint64_t num;              /* gap size */
-    bool timer;                /* fire the timer whose handle is `tref` instead */
-    int tref;                  /* registry ref of that handle */
+    enum ls_handler h; /* event (ignored for timers) */
+    struct ls_conn *c; /* connection argument, or NULL */
+    const char *str;   /* data bytes, direction, reason or message */
+    size_t len;        /* length of str */
+    const char *str2;  /* log level name */
+    uint64_t num;      /* gap size */
+    bool timer;        /* fire the timer whose handle is `tref` instead */
+    int tref;          /* registry ref of that handle */
     const struct ls_packet *pkt;
     double ts;
-    bool ret;                  /* `connection`: false when the script returned false */
+    bool ret; /* `connection`: false when the script returned false */
 };
 
 /* The single entry point from C into Lua (script.c): runs `a` under

@@ -427,9 +427,9 @@ void ls_llib_push_packet(lua_State *L, const struct ls_packet *pkt, double ts)
 void ls_llib_open(lua_State *L, struct ls_script *s)
 {
     static const luaL_Reg funcs[] = {
-        {"on", l_on},         {"handler", l_handler}, {"now", l_now},       {"after", l_after}, {"every", l_every},
-        {"filter", l_filter}, {"stop", l_stop},     {"stats", l_stats}, {"log", l_log},
-        {NULL, NULL},
+        {"on", l_on},       {"handler", l_handler}, {"now", l_now},   {"after", l_after},
+        {"every", l_every}, {"filter", l_filter},   {"stop", l_stop}, {"stats", l_stats},
+        {"log", l_log},     {NULL, NULL},
     };
     static const luaL_Reg tmethods[] = {
         {"cancel", timer_cancel},

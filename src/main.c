@@ -107,9 +107,21 @@ static uint64_t parse_count(const char *opt, const char *s, uint64_t max, bool s
     v = strtoull(s, &end, 10);
     if (suffixes && end != s && *end != '\0' && end[1] == '\0') {
         switch (*end) {
-        case 'k': case 'K': shift = 10; end++; break;
-        case 'm': case 'M': shift = 20; end++; break;
-        case 'g': case 'G': shift = 30; end++; break;
+        case 'k':
+        case 'K':
+            shift = 10;
+            end++;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            end++;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            end++;
+            break;
         }
     }
     if (errno != 0 || end == s || *end != '\0' || *s == '-' || v == 0 ||
@@ -185,7 +197,8 @@ int main(int argc, char **argv)
         case 'Z': cfg.user = optarg; break;
         case 's': cfg.live.snaplen = (int)parse_count("-s", optarg, 262144, false); break;
         case 'p': cfg.live.promisc = false; break;
-        case 'B': cfg.live.buffer_size = (int)parse_count("-B", optarg, 1 << 20, false) * 1024;
+        case 'B':
+            cfg.live.buffer_size = (int)parse_count("-B", optarg, 1 << 20, false) * 1024;
             break;
         case OPT_NOIMMEDIATE: cfg.live.immediate = false; break;
         case OPT_IDLE: cfg.flow.idle_timeout = parse_seconds("--idle-timeout", optarg); break;

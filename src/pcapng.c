@@ -10,22 +10,22 @@
 #include "bytes.h"
 
 /* Block types and fields (draft-ietf-opsawg-pcapng sections 4 and 5). */
-#define BT_SHB 0x0A0D0D0Au
-#define BT_IDB 0x00000001u
-#define BT_OPB 0x00000002u /* obsolete packet block, still written by old tools */
-#define BT_SPB 0x00000003u
-#define BT_EPB 0x00000006u
-#define BOM 0x1A2B3C4Du
-#define BLOCK_MIN 12       /* type, length, trailing length */
-#define SHB_BODY_MIN 16    /* byte-order magic, version, section length */
-#define IDB_BODY_MIN 8     /* link type, reserved, snaplen */
-#define EPB_BODY_MIN 20    /* interface, ts high, ts low, caplen, origlen */
-#define OPB_BODY_MIN 20    /* interface[2], drops[2], ts high, ts low, caplen, len */
-#define SPB_BODY_MIN 4     /* origlen */
-#define OPT_END 0
-#define OPT_TSRESOL 9
+#define BT_SHB       0x0A0D0D0Au
+#define BT_IDB       0x00000001u
+#define BT_OPB       0x00000002u /* obsolete packet block, still written by old tools */
+#define BT_SPB       0x00000003u
+#define BT_EPB       0x00000006u
+#define BOM          0x1A2B3C4Du
+#define BLOCK_MIN    12 /* type, length, trailing length */
+#define SHB_BODY_MIN 16 /* byte-order magic, version, section length */
+#define IDB_BODY_MIN 8  /* link type, reserved, snaplen */
+#define EPB_BODY_MIN 20 /* interface, ts high, ts low, caplen, origlen */
+#define OPB_BODY_MIN 20 /* interface[2], drops[2], ts high, ts low, caplen, len */
+#define SPB_BODY_MIN 4  /* origlen */
+#define OPT_END      0
+#define OPT_TSRESOL  9
 #define OPT_TSOFFSET 14
-#define MAX_IFACES 65536   /* far above any real capture; bounds the table */
+#define MAX_IFACES   65536 /* far above any real capture; bounds the table */
 
 struct iface {
     uint16_t linktype;
@@ -37,15 +37,15 @@ struct iface {
 struct ls_pcapng {
     FILE *f;
     char *name;
-    bool swap;           /* the section is little-endian */
-    uint64_t off;        /* file offset of the next block */
-    uint64_t packets;    /* packets returned so far */
-    uint8_t *buf;        /* the current block */
+    bool swap;        /* the section is little-endian */
+    uint64_t off;     /* file offset of the next block */
+    uint64_t packets; /* packets returned so far */
+    uint8_t *buf;     /* the current block */
     size_t cap;
     struct iface *ifaces; /* of the current section */
     uint32_t nifaces, ifcap;
     int first_linktype;
-    bool pending;        /* buf holds a block read ahead by open */
+    bool pending; /* buf holds a block read ahead by open */
     uint32_t ptype, plen;
 };
 
@@ -98,9 +98,11 @@ static int read_block(struct ls_pcapng *r, uint32_t *type, uint32_t *len, char *
     *type = u32(r, hdr);
     *len = u32(r, hdr + 4);
     if (*len < BLOCK_MIN || *len % 4 != 0 || *len > LS_PCAPNG_MAX_BLOCK) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: block at offset %llu (after packet %llu) has an "
-                 "impossible length %lu", r->name, (unsigned long long)r->off,
-                 (unsigned long long)r->packets, (unsigned long)*len);
+        snprintf(errbuf, LS_ERRBUF_SIZE,
+                 "%s: block at offset %llu (after packet %llu) has an "
+                 "impossible length %lu",
+                 r->name, (unsigned long long)r->off, (unsigned long long)r->packets,
+                 (unsigned long)*len);
         return LS_EIO;
     }
     if (*len > r->cap) {
@@ -114,15 +116,17 @@ static int read_block(struct ls_pcapng *r, uint32_t *type, uint32_t *len, char *
     }
     memcpy(r->buf, hdr, sizeof hdr);
     if (fread(r->buf + 8, 1, *len - 8, r->f) != *len - 8) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: cut short in the block at offset %llu (after "
-                 "packet %llu)", r->name, (unsigned long long)r->off,
-                 (unsigned long long)r->packets);
+        snprintf(errbuf, LS_ERRBUF_SIZE,
+                 "%s: cut short in the block at offset %llu (after "
+                 "packet %llu)",
+                 r->name, (unsigned long long)r->off, (unsigned long long)r->packets);
         return LS_EIO;
     }
     if (u32(r, r->buf + *len - 4) != *len) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: block at offset %llu (after packet %llu): "
-                 "trailing length differs", r->name, (unsigned long long)r->off,
-                 (unsigned long long)r->packets);
+        snprintf(errbuf, LS_ERRBUF_SIZE,
+                 "%s: block at offset %llu (after packet %llu): "
+                 "trailing length differs",
+                 r->name, (unsigned long long)r->off, (unsigned long long)r->packets);
         return LS_EIO;
     }
     r->off += *len;
@@ -162,8 +166,8 @@ static void idb_options(const struct ls_pcapng *r, struct ls_cursor *c, struct i
 static int add_iface(struct ls_pcapng *r, const uint8_t *body, size_t n, char *errbuf)
 {
     if (n < IDB_BODY_MIN || r->nifaces >= MAX_IFACES) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: bad interface description at offset %llu",
-                 r->name, (unsigned long long)(r->off - n - BLOCK_MIN));
+        snprintf(errbuf, LS_ERRBUF_SIZE, "%s: bad interface description at offset %llu", r->name,
+                 (unsigned long long)(r->off - n - BLOCK_MIN));
         return LS_EIO;
     }
     if (r->nifaces == r->ifcap) {
@@ -239,8 +243,7 @@ static int packet(struct ls_pcapng *r, uint32_t type, const uint8_t *body, size_
     return 1;
 bad:
     snprintf(errbuf, LS_ERRBUF_SIZE, "%s: packet %llu (block at offset %llu): %s", r->name,
-             (unsigned long long)r->packets + 1, (unsigned long long)(r->off - n - BLOCK_MIN),
-             why);
+             (unsigned long long)r->packets + 1, (unsigned long long)(r->off - n - BLOCK_MIN), why);
     return LS_EIO;
 }
 
@@ -273,8 +276,8 @@ int ls_pcapng_next(struct ls_pcapng *r, struct ls_pcapng_rec *rec, char errbuf[L
         switch (type) {
         case BT_SHB:
             if (n < SHB_BODY_MIN) {
-                snprintf(errbuf, LS_ERRBUF_SIZE, "%s: bad section header at offset %llu",
-                         r->name, (unsigned long long)(r->off - len));
+                snprintf(errbuf, LS_ERRBUF_SIZE, "%s: bad section header at offset %llu", r->name,
+                         (unsigned long long)(r->off - len));
                 return LS_EIO;
             }
             r->nifaces = 0; /* interfaces are per section */
@@ -285,16 +288,13 @@ int ls_pcapng_next(struct ls_pcapng *r, struct ls_pcapng_rec *rec, char errbuf[L
             break;
         case BT_EPB:
         case BT_SPB:
-        case BT_OPB:
-            return packet(r, type, body, n, rec, errbuf);
-        default:
-            break; /* statistics, name resolution, custom blocks... */
+        case BT_OPB: return packet(r, type, body, n, rec, errbuf);
+        default: break; /* statistics, name resolution, custom blocks... */
         }
     }
 }
 
-int ls_pcapng_open(struct ls_pcapng **out, FILE *f, const char *name,
-                   char errbuf[LS_ERRBUF_SIZE])
+int ls_pcapng_open(struct ls_pcapng **out, FILE *f, const char *name, char errbuf[LS_ERRBUF_SIZE])
 {
     struct ls_pcapng *r = calloc(1, sizeof *r);
     *out = NULL;

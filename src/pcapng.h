@@ -19,13 +19,13 @@
 
 /* One packet, valid until the next call on the reader. */
 struct ls_pcapng_rec {
-    double ts;             /* seconds, with the interface's resolution and offset */
-    const uint8_t *data;   /* caplen bytes, borrowed */
+    double ts;           /* seconds, with the interface's resolution and offset */
+    const uint8_t *data; /* caplen bytes, borrowed */
     uint32_t caplen;
-    uint32_t wirelen;      /* original length, never below caplen */
-    uint32_t iface;        /* interface index within its section */
-    uint16_t linktype;     /* the interface's LINKTYPE_ value */
-    uint32_t snaplen;      /* the interface's snapshot length (0: none) */
+    uint32_t wirelen;  /* original length, never below caplen */
+    uint32_t iface;    /* interface index within its section */
+    uint16_t linktype; /* the interface's LINKTYPE_ value */
+    uint32_t snaplen;  /* the interface's snapshot length (0: none) */
 };
 
 struct ls_pcapng;
@@ -38,8 +38,7 @@ bool ls_pcapng_probe(FILE *f);
  * which fcloses it) named `name` (copied) for messages. Reads the section
  * header and the blocks up to the first interface description. Returns 0,
  * LS_ENOMEM, or LS_ECAPTURE with errbuf naming the file and the offset. */
-int ls_pcapng_open(struct ls_pcapng **out, FILE *f, const char *name,
-                   char errbuf[LS_ERRBUF_SIZE]);
+int ls_pcapng_open(struct ls_pcapng **out, FILE *f, const char *name, char errbuf[LS_ERRBUF_SIZE]);
 
 /* Reads the next packet into *rec. Returns 1, 0 at the end of the file, or
  * LS_EIO with errbuf naming the file, the packet number and the byte offset

@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCAP_MAGIC 0xa1b2c3d4u
+#define PCAP_MAGIC   0xa1b2c3d4u
 #define PCAP_SNAPLEN 262144u
 
 struct ls_pcapw {
     FILE *f;
-    int linktype;     /* LINKTYPE_* of the file, -1 before the first frame */
+    int linktype; /* LINKTYPE_* of the file, -1 before the first frame */
     uint64_t count;
-    bool failed;      /* a write failed: the file is incomplete */
+    bool failed; /* a write failed: the file is incomplete */
 };
 
 int ls_pcapw_linktype(enum ls_linktype link)

@@ -14,10 +14,10 @@
 
 /* One captured frame as read from a source; `data` is borrowed. */
 struct ls_frame {
-    double ts;              /* capture time, seconds */
+    double ts; /* capture time, seconds */
     const uint8_t *data;
-    uint32_t caplen;        /* bytes in data */
-    uint32_t wirelen;       /* length on the wire */
+    uint32_t caplen;  /* bytes in data */
+    uint32_t wirelen; /* length on the wire */
     enum ls_linktype link;
 };
 
@@ -54,13 +54,13 @@ int ls_pcapw_linktype(enum ls_linktype link);
 /* Frames of one connection, kept in arrival order up to a byte budget; and
  * optionally a writer that gets every later frame as it arrives. */
 struct ls_keep {
-    uint8_t *buf;           /* records: struct ls_keep_rec, then caplen bytes */
+    uint8_t *buf; /* records: struct ls_keep_rec, then caplen bytes */
     size_t len, cap;
-    size_t max;             /* budget for buf (records with their headers); 0: keep none */
-    uint64_t frames;        /* frames kept */
-    uint64_t dropped;       /* frames not kept: the budget was used up */
+    size_t max;              /* budget for buf (records with their headers); 0: keep none */
+    uint64_t frames;         /* frames kept */
+    uint64_t dropped;        /* frames not kept: the budget was used up */
     struct ls_pcapw *follow; /* also write each new frame here, or NULL */
-    int follow_ref;         /* owned by the Lua binding (keeps `follow` alive) */
+    int follow_ref;          /* owned by the Lua binding (keeps `follow` alive) */
 };
 
 /* A new keep with budget `max` bytes (0: keep nothing, e.g. only follow).

@@ -9,17 +9,17 @@
 
 #define LS_POOL_MIN_SHIFT 6  /* 64-byte smallest block */
 #define LS_POOL_MAX_SHIFT 17 /* 128 KiB largest block */
-#define LS_POOL_CLASSES (LS_POOL_MAX_SHIFT - LS_POOL_MIN_SHIFT + 1)
+#define LS_POOL_CLASSES   (LS_POOL_MAX_SHIFT - LS_POOL_MIN_SHIFT + 1)
 
 struct ls_pool_free;
 
 struct ls_pool {
-    size_t limit;      /* most bytes that may be handed out at once */
-    size_t in_use;     /* bytes handed out now (block sizes, not requests) */
-    size_t peak;       /* highest in_use seen */
-    size_t cached;     /* bytes sitting on the free lists */
+    size_t limit;  /* most bytes that may be handed out at once */
+    size_t in_use; /* bytes handed out now (block sizes, not requests) */
+    size_t peak;   /* highest in_use seen */
+    size_t cached; /* bytes sitting on the free lists */
     size_t cache_limit;
-    uint64_t refused;  /* allocations refused because of `limit` */
+    uint64_t refused; /* allocations refused because of `limit` */
     struct ls_pool_free *free[LS_POOL_CLASSES];
 };
 

@@ -146,8 +146,8 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
 
 /* ---- delivery ---- */
 
-static void emit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, const uint8_t *p,
-                 size_t n, double ts)
+static void emit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, const uint8_t *p, size_t n,
+                 double ts)
 {
     uint64_t off = r->next;
     r->next += n;

@@ -31,12 +31,12 @@ struct ls_reasm_ops {
 };
 
 struct ls_reasm {
-    uint64_t next;     /* offset of the next byte to deliver; all below is done */
-    uint64_t limit;    /* bytes below this offset may be delivered (ACK gating) */
+    uint64_t next;       /* offset of the next byte to deliver; all below is done */
+    uint64_t limit;      /* bytes below this offset may be delivered (ACK gating) */
     struct ls_seg *head; /* held segments, sorted by offset, never overlapping */
     struct ls_seg *tail;
-    size_t held;       /* payload bytes held in segments */
-    size_t held_mem;   /* pool bytes behind them */
+    size_t held;        /* payload bytes held in segments */
+    size_t held_mem;    /* pool bytes behind them */
     uint64_t delivered; /* bytes handed to ops->data */
     uint64_t gap_bytes; /* bytes reported through ops->gap */
 };
@@ -46,10 +46,10 @@ struct ls_reasm_ctx {
     struct ls_pool *pool;
     const struct ls_reasm_ops *ops;
     enum ls_overlap overlap;
-    size_t max_held; /* per direction: past it the oldest bytes are forced out */
-    double now;      /* capture time of the packet being processed */
-    uint64_t conflicts;      /* segments whose overlap differed */
-    uint64_t forced;         /* times max_held or the pool cap forced bytes out */
+    size_t max_held;    /* per direction: past it the oldest bytes are forced out */
+    double now;         /* capture time of the packet being processed */
+    uint64_t conflicts; /* segments whose overlap differed */
+    uint64_t forced;    /* times max_held or the pool cap forced bytes out */
 };
 
 /* Starts a stream whose first byte has offset `start`; delivery limited to

@@ -189,9 +189,7 @@ static int trampoline(lua_State *L)
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
     switch (a->h) {
     case LS_H_CONNECTION:
-    case LS_H_TEARDOWN:
-        ls_lconn_push(L, s, a->c);
-        break;
+    case LS_H_TEARDOWN: ls_lconn_push(L, s, a->c); break;
     case LS_H_SENT_DATA:
     case LS_H_RECEIVED_DATA:
         ls_lconn_push(L, s, a->c);
@@ -215,14 +213,9 @@ static int trampoline(lua_State *L)
         lua_pushstring(L, a->str2);
         nargs = 2;
         break;
-    case LS_H_PACKET:
-        ls_llib_push_packet(L, a->pkt, a->ts);
-        break;
-    case LS_H_DONE:
-        ls_llib_push_stats(L, s);
-        break;
-    case LS_H__COUNT:
-        return luaL_error(L, "bad handler");
+    case LS_H_PACKET: ls_llib_push_packet(L, a->pkt, a->ts); break;
+    case LS_H_DONE: ls_llib_push_stats(L, s); break;
+    case LS_H__COUNT: return luaL_error(L, "bad handler");
     }
     if (a->h == LS_H_CONNECTION) {
         lua_call(L, nargs, 1);
@@ -327,8 +320,8 @@ static void h_gap(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n)
     struct ls_script *s = ud;
     if (!wanted(s, c, LS_H_GAP))
         return;
-    struct ls_call a = {.s = s, .h = LS_H_GAP, .c = c, .num = n,
-                        .str = d == LS_DIR_C2S ? "sent" : "received"};
+    struct ls_call a = {
+        .s = s, .h = LS_H_GAP, .c = c, .num = n, .str = d == LS_DIR_C2S ? "sent" : "received"};
     ls_script_dispatch(s, &a);
 }
 
@@ -547,8 +540,8 @@ int ls_script_load(struct ls_script *s, char errbuf[LS_ERRBUF_SIZE])
 {
     const struct ls_script_config *cfg = &s->cfg;
     for (size_t i = 0; i < cfg->nchunks; i++) {
-        struct lload ld = {.code = cfg->chunks[i], .len = strlen(cfg->chunks[i]),
-                           .name = "=(command line)"};
+        struct lload ld = {
+            .code = cfg->chunks[i], .len = strlen(cfg->chunks[i]), .name = "=(command line)"};
         int rc = run(s, &ld, errbuf);
         if (rc != 0)
             return rc;
@@ -559,8 +552,8 @@ int ls_script_load(struct ls_script *s, char errbuf[LS_ERRBUF_SIZE])
         return run(s, &ld, errbuf);
     }
     if (cfg->nchunks == 0)
-        return ls_script_load_buffer(s, builtin_summary, sizeof builtin_summary - 1,
-                                     "=(default)", errbuf);
+        return ls_script_load_buffer(s, builtin_summary, sizeof builtin_summary - 1, "=(default)",
+                                     errbuf);
     return 0;
 }
 

@@ -16,15 +16,15 @@ struct ls_packet;
 
 /* The events a script can handle; the names are part of the Lua API
  * (sniff.on(name, fn)). X-macro so the enum and the name table agree. */
-#define LS_HANDLER_MAP(XX)               \
-    XX(CONNECTION, "connection")         \
-    XX(SENT_DATA, "sent_data")           \
-    XX(RECEIVED_DATA, "received_data")   \
-    XX(GAP, "gap")                       \
-    XX(CLOSED, "closed")                 \
-    XX(TEARDOWN, "teardown")             \
-    XX(LOG, "log")                       \
-    XX(PACKET, "packet")                 \
+#define LS_HANDLER_MAP(XX)             \
+    XX(CONNECTION, "connection")       \
+    XX(SENT_DATA, "sent_data")         \
+    XX(RECEIVED_DATA, "received_data") \
+    XX(GAP, "gap")                     \
+    XX(CLOSED, "closed")               \
+    XX(TEARDOWN, "teardown")           \
+    XX(LOG, "log")                     \
+    XX(PACKET, "packet")               \
     XX(DONE, "done")
 
 enum ls_handler {
@@ -41,11 +41,11 @@ struct ls_script_config {
     const char *path;          /* script file, "-" for stdin; NULL: only chunks or the built-in */
     const char *const *chunks; /* -e chunks, run in order before the script */
     size_t nchunks;
-    char *const *args;         /* script arguments: arg[1..nargs] */
+    char *const *args; /* script arguments: arg[1..nargs] */
     int nargs;
-    const char *lua_dir;       /* directory of the bundled modules (lua/) */
-    bool strict;               /* a handler error stops the run (exit 1) */
-    size_t max_memory;         /* bytes the Lua state may hold; 0: no limit */
+    const char *lua_dir; /* directory of the bundled modules (lua/) */
+    bool strict;         /* a handler error stops the run (exit 1) */
+    size_t max_memory;   /* bytes the Lua state may hold; 0: no limit */
 };
 
 struct ls_script;

@@ -230,8 +230,7 @@ static bool fin_complete(const struct ls_conn *c)
         return true;
     if (acked_off(a, b) > a->fin_off && acked_off(b, a) > b->fin_off)
         return true;
-    return ls_reasm_contig_end(&a->rs) >= a->fin_off &&
-           ls_reasm_contig_end(&b->rs) >= b->fin_off;
+    return ls_reasm_contig_end(&a->rs) >= a->fin_off && ls_reasm_contig_end(&b->rs) >= b->fin_off;
 }
 
 static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,

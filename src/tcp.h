@@ -32,8 +32,8 @@ struct ls_tcp_ctx {
 /* What the flow table must do after a packet. */
 enum ls_tcp_verdict {
     LS_TCP_CONTINUE = 0,
-    LS_TCP_CLOSE, /* the connection ended; reason in c->close_reason */
-    LS_TCP_RESET, /* an acceptable RST: close after the in-flight grace period */
+    LS_TCP_CLOSE,   /* the connection ended; reason in c->close_reason */
+    LS_TCP_RESET,   /* an acceptable RST: close after the in-flight grace period */
     LS_TCP_UNRESET, /* the RST's sender went on talking: the RST was forged */
 };
 

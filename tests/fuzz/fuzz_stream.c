@@ -20,10 +20,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAXBUF (64 << 10)
-#define CONNS 64 /* ids tracked; the fuzzer never makes more per input */
+#define CONNS  64 /* ids tracked; the fuzzer never makes more per input */
 
 struct state {
-    uint64_t sent[2];      /* payload bytes offered, per direction of the wire */
+    uint64_t sent[2]; /* payload bytes offered, per direction of the wire */
     uint64_t delivered;
     uint8_t closed[CONNS]; /* by connection id */
     uint8_t torn[CONNS];
@@ -107,8 +107,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.deliver = size > 0 && (data[size - 1] & 1) ? LS_DELIVER_ARRIVAL : LS_DELIVER_ACK;
     cfg.overlap = size > 0 && (data[size - 1] & 2) ? LS_OVERLAP_LAST : LS_OVERLAP_FIRST;
     const struct ls_flow_hooks hooks = {
-        .ud = &s, .open = on_open, .data = on_data, .gap = on_gap,
-        .closed = on_closed, .teardown = on_teardown, .log = on_log,
+        .ud = &s,
+        .open = on_open,
+        .data = on_data,
+        .gap = on_gap,
+        .closed = on_closed,
+        .teardown = on_teardown,
+        .log = on_log,
     };
     s.ft = ls_flow_new(&cfg, &hooks);
     if (s.ft == NULL)

@@ -24,8 +24,8 @@
 #include <arpa/inet.h>
 
 #define LIMIT 25
-#define UP (2u << 20)
-#define DOWN (1u << 20)
+#define UP    (2u << 20)
+#define DOWN  (1u << 20)
 
 static const char *dir;
 

@@ -118,9 +118,9 @@ static void tcp(struct out *o, uint32_t src, uint16_t sport, uint32_t dst, uint1
     record(o, f, 14 + 40 + n);
 }
 
-#define SYN 0x02
-#define ACK 0x10
-#define PSH 0x08
+#define SYN    0x02
+#define ACK    0x10
+#define PSH    0x08
 #define CLIENT 0x0a000001u
 #define SERVER 0x0a000002u
 
@@ -179,8 +179,7 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "frags") == 0) {
         uint8_t f[14 + 20 + 8];
         for (unsigned long i = 0; i < n; i++) {
-            uint8_t *ip = ip4(f, CLIENT + (uint32_t)(i >> 16), SERVER, 28, (uint16_t)i,
-                              0x2000, 6);
+            uint8_t *ip = ip4(f, CLIENT + (uint32_t)(i >> 16), SERVER, 28, (uint16_t)i, 0x2000, 6);
             memset(ip + 20, 'f', 8);
             record(&o, f, sizeof f);
         }

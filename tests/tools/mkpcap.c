@@ -55,7 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXPKT 262144
+#define MAXPKT    262144
 #define MAXIFACES 16
 
 /* pcapng block types and the byte-order magic. */
@@ -341,13 +341,18 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
     struct buf tcp = {0};
     struct buf topt = {0};
     if (o->mss >= 0) {
-        put8(&topt, 2); put8(&topt, 4); put16(&topt, (unsigned)o->mss);
+        put8(&topt, 2);
+        put8(&topt, 4);
+        put16(&topt, (unsigned)o->mss);
     }
     if (o->sackok) {
-        put8(&topt, 4); put8(&topt, 2);
+        put8(&topt, 4);
+        put8(&topt, 2);
     }
     if (o->wscale >= 0) {
-        put8(&topt, 3); put8(&topt, 3); put8(&topt, (unsigned)o->wscale);
+        put8(&topt, 3);
+        put8(&topt, 3);
+        put8(&topt, (unsigned)o->wscale);
     }
     while (topt.n % 4)
         put8(&topt, 1); /* NOP padding */
@@ -370,8 +375,10 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
     uint8_t ph[8] = {0};
     sum = csum_add(sum, src->ip, alen);
     sum = csum_add(sum, dst->ip, alen);
-    ph[0] = (uint8_t)(tcp.n >> 24); ph[1] = (uint8_t)(tcp.n >> 16);
-    ph[2] = (uint8_t)(tcp.n >> 8); ph[3] = (uint8_t)tcp.n;
+    ph[0] = (uint8_t)(tcp.n >> 24);
+    ph[1] = (uint8_t)(tcp.n >> 16);
+    ph[2] = (uint8_t)(tcp.n >> 8);
+    ph[3] = (uint8_t)tcp.n;
     ph[7] = 6;
     sum = csum_add(sum, ph, 8);
     sum = csum_add(sum, tcp.p, tcp.n);
@@ -383,11 +390,13 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
 
     if (src->af == 4) {
         size_t start = ip->n;
-        put8(ip, 0x45); put8(ip, 0);
+        put8(ip, 0x45);
+        put8(ip, 0);
         put16(ip, (unsigned)(20 + tcp.n));
         put16(ip, o->id);
         put16(ip, 0x4000); /* DF */
-        put8(ip, o->ttl); put8(ip, 6);
+        put8(ip, o->ttl);
+        put8(ip, 6);
         put16(ip, 0);
         put(ip, src->ip, 4);
         put(ip, dst->ip, 4);
@@ -397,7 +406,8 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
     } else {
         put32(ip, 0x60000000u);
         put16(ip, (unsigned)tcp.n);
-        put8(ip, 6); put8(ip, o->ttl);
+        put8(ip, 6);
+        put8(ip, o->ttl);
         put(ip, src->ip, 16);
         put(ip, dst->ip, 16);
     }
@@ -730,8 +740,14 @@ int main(int argc, char **argv)
             if (src.af != dst.af)
                 die("mixed IPv4 and IPv6 addresses");
             unsigned flags = parse_flags(w[4]);
-            struct opts o = {.win = 65535, .ttl = 64, .id = next_id++, .mss = -1,
-                             .wscale = -1, .pad = 0, .trunc = -1, .fragdrop = -1};
+            struct opts o = {.win = 65535,
+                             .ttl = 64,
+                             .id = next_id++,
+                             .mss = -1,
+                             .wscale = -1,
+                             .pad = 0,
+                             .trunc = -1,
+                             .fragdrop = -1};
             for (int i = 5; i < n; i++) {
                 char *eq = strchr(w[i], '=');
                 if (w[i][0] == '"' || !strncmp(w[i], "x:", 2) || !strncmp(w[i], "rep:", 4)) {
@@ -750,18 +766,30 @@ int main(int argc, char **argv)
                 } else {
                     *eq = 0;
                     const char *k = w[i], *v = eq + 1;
-                    if (!strcmp(k, "seq")) o.seq = (uint32_t)num(v, UINT32_MAX, k);
-                    else if (!strcmp(k, "ack")) o.ack = (uint32_t)num(v, UINT32_MAX, k);
-                    else if (!strcmp(k, "win")) o.win = (unsigned)num(v, 65535, k);
-                    else if (!strcmp(k, "mss")) o.mss = (int)num(v, 65535, k);
-                    else if (!strcmp(k, "wscale")) o.wscale = (int)num(v, 14, k);
-                    else if (!strcmp(k, "ttl")) o.ttl = (unsigned)num(v, 255, k);
-                    else if (!strcmp(k, "id")) o.id = (unsigned)num(v, 65535, k);
-                    else if (!strcmp(k, "pad")) o.pad = (long)num(v, 1500, k);
-                    else if (!strcmp(k, "trunc")) o.trunc = (long)num(v, MAXPKT, k);
-                    else if (!strcmp(k, "frag")) o.frag = (unsigned)num(v, 65528, k);
-                    else if (!strcmp(k, "fragdrop")) o.fragdrop = (long)num(v, 63, k);
-                    else if (!strcmp(k, "if")) o.ifn = parse_ifn(v, &out);
+                    if (!strcmp(k, "seq"))
+                        o.seq = (uint32_t)num(v, UINT32_MAX, k);
+                    else if (!strcmp(k, "ack"))
+                        o.ack = (uint32_t)num(v, UINT32_MAX, k);
+                    else if (!strcmp(k, "win"))
+                        o.win = (unsigned)num(v, 65535, k);
+                    else if (!strcmp(k, "mss"))
+                        o.mss = (int)num(v, 65535, k);
+                    else if (!strcmp(k, "wscale"))
+                        o.wscale = (int)num(v, 14, k);
+                    else if (!strcmp(k, "ttl"))
+                        o.ttl = (unsigned)num(v, 255, k);
+                    else if (!strcmp(k, "id"))
+                        o.id = (unsigned)num(v, 65535, k);
+                    else if (!strcmp(k, "pad"))
+                        o.pad = (long)num(v, 1500, k);
+                    else if (!strcmp(k, "trunc"))
+                        o.trunc = (long)num(v, MAXPKT, k);
+                    else if (!strcmp(k, "frag"))
+                        o.frag = (unsigned)num(v, 65528, k);
+                    else if (!strcmp(k, "fragdrop"))
+                        o.fragdrop = (long)num(v, 63, k);
+                    else if (!strcmp(k, "if"))
+                        o.ifn = parse_ifn(v, &out);
                     else if (!strcmp(k, "vlan")) {
                         if (o.nvlan == 4)
                             die("at most 4 vlan tags");

@@ -124,13 +124,10 @@ static void link_header(struct wr *w, const struct ls_pktgen_tcp_spec *s, uint8_
         else
             put32(w, (fam & 0xff) << 24 | (fam & 0xff00) << 8 | (fam >> 8 & 0xff00) | fam >> 24);
         break;
-    case LS_LINK_LOOP:
-        put32(w, fam);
-        break;
+    case LS_LINK_LOOP: put32(w, fam); break;
     case LS_LINK_RAW:
     case LS_LINK_IPV4:
-    case LS_LINK_IPV6:
-        break;
+    case LS_LINK_IPV6: break;
     }
 }
 

@@ -10,9 +10,9 @@
 
 #include "decode.h"
 
-#define LS_PKTGEN_MAX_VLAN 8
-#define LS_PKTGEN_MAX_MPLS 8
-#define LS_PKTGEN_MAX_EXT 16
+#define LS_PKTGEN_MAX_VLAN  8
+#define LS_PKTGEN_MAX_MPLS  8
+#define LS_PKTGEN_MAX_EXT   16
 #define LS_PKTGEN_MAX_FRAME 65600 /* enough for any frame pktgen can build */
 
 /* What to build. Every field may be left zero (designated initializers):
@@ -27,8 +27,8 @@ struct ls_pktgen_tcp_spec {
     size_t nvlan;                           /* number of tags (Ethernet only) */
     uint32_t mpls[LS_PKTGEN_MAX_MPLS];      /* MPLS labels (Ethernet only); S bit set on last */
     size_t nmpls;
-    uint16_t ethertype; /* 0: derived (IPv4/IPv6/MPLS); else forced (for SLL/SLL2 too) */
-    bool null_be;       /* NULL link: write the family big-endian (default little) */
+    uint16_t ethertype;   /* 0: derived (IPv4/IPv6/MPLS); else forced (for SLL/SLL2 too) */
+    bool null_be;         /* NULL link: write the family big-endian (default little) */
     uint32_t null_family; /* NULL/LOOP family; 0: 2 for IPv4, 30 for IPv6 */
 
     /* IP. af 0 means 4. Addresses are text for inet_pton; NULL means
@@ -36,13 +36,13 @@ struct ls_pktgen_tcp_spec {
     uint8_t af;
     const char *src;
     const char *dst;
-    uint8_t ttl;                /* 0 means 64 (hop limit for IPv6) */
-    uint16_t ip_id;             /* IPv4 id, also the IPv6 fragment id */
-    const uint8_t *ip_opts;     /* IPv4 options, zero-padded to 4 bytes */
-    size_t ip_opts_len;         /* at most 40 */
-    uint16_t frag_offset;       /* in 8-byte units (IPv4 header, or IPv6 header 44) */
-    bool more_frags;            /* MF (IPv4) or M (IPv6 fragment header) */
-    bool dont_frag;             /* IPv4 DF */
+    uint8_t ttl;                    /* 0 means 64 (hop limit for IPv6) */
+    uint16_t ip_id;                 /* IPv4 id, also the IPv6 fragment id */
+    const uint8_t *ip_opts;         /* IPv4 options, zero-padded to 4 bytes */
+    size_t ip_opts_len;             /* at most 40 */
+    uint16_t frag_offset;           /* in 8-byte units (IPv4 header, or IPv6 header 44) */
+    bool more_frags;                /* MF (IPv4) or M (IPv6 fragment header) */
+    bool dont_frag;                 /* IPv4 DF */
     uint8_t ext[LS_PKTGEN_MAX_EXT]; /* IPv6 extension headers in order: 0, 43, 60,
                                      * 44 (uses frag_*), 51 (16-byte AH) */
     size_t next;
@@ -53,11 +53,11 @@ struct ls_pktgen_tcp_spec {
     uint32_t seq, ack;
     uint8_t flags; /* LS_TCP_* */
     uint16_t window;
-    uint16_t mss;               /* 0: no MSS option */
-    bool has_wscale;            /* add a window scale option with `wscale` */
+    uint16_t mss;    /* 0: no MSS option */
+    bool has_wscale; /* add a window scale option with `wscale` */
     uint8_t wscale;
-    const uint8_t *tcp_opts;    /* raw options appended after MSS/wscale */
-    size_t tcp_opts_len;        /* all options are EOL-padded to 4 bytes, max 40 */
+    const uint8_t *tcp_opts; /* raw options appended after MSS/wscale */
+    size_t tcp_opts_len;     /* all options are EOL-padded to 4 bytes, max 40 */
 
     const uint8_t *payload;
     size_t payload_len;

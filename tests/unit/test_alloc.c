@@ -54,36 +54,57 @@ void __wrap_free(void *p)
 
 static uint64_t delivered;
 
-static bool h_open(void *ud, struct ls_conn *c) { (void)ud; (void)c; return true; }
+static bool h_open(void *ud, struct ls_conn *c)
+{
+    (void)ud;
+    (void)c;
+    return true;
+}
 static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p, size_t n,
                    double ts)
 {
-    (void)ud; (void)c; (void)d; (void)p; (void)ts;
+    (void)ud;
+    (void)c;
+    (void)d;
+    (void)p;
+    (void)ts;
     delivered += n;
 }
 static void h_gap(void *ud, struct ls_conn *c, enum ls_dir d, uint64_t n)
 {
-    (void)ud; (void)c; (void)d; (void)n;
+    (void)ud;
+    (void)c;
+    (void)d;
+    (void)n;
 }
 static void h_closed(void *ud, struct ls_conn *c, enum ls_close_reason r)
 {
-    (void)ud; (void)c; (void)r;
+    (void)ud;
+    (void)c;
+    (void)r;
 }
-static void h_teardown(void *ud, struct ls_conn *c) { (void)ud; (void)c; }
+static void h_teardown(void *ud, struct ls_conn *c)
+{
+    (void)ud;
+    (void)c;
+}
 static void h_log(void *ud, enum ls_log_level l, struct ls_conn *c, const char *m)
 {
-    (void)ud; (void)l; (void)c; (void)m;
+    (void)ud;
+    (void)l;
+    (void)c;
+    (void)m;
 }
 
-#define CONNS 50
+#define CONNS   50
 #define PAYLOAD 1200
 
 struct stream {
     uint32_t cseq, sseq;
 };
 
-static void feed(struct ls_flow_table *ft, uint16_t port, uint8_t flags, uint32_t seq,
-                 uint32_t ack, size_t len, bool from_client, double ts)
+static void feed(struct ls_flow_table *ft, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack,
+                 size_t len, bool from_client, double ts)
 {
     static uint8_t frame[LS_PKTGEN_MAX_FRAME];
     static uint8_t payload[PAYLOAD];
@@ -111,11 +132,11 @@ static void round_trip(struct ls_flow_table *ft, struct stream *st, double ts)
 {
     for (uint16_t i = 0; i < CONNS; i++) {
         struct stream *s = &st[i];
-        feed(ft, (uint16_t)(20000 + i), LS_TCP_ACK | LS_TCP_PSH, s->cseq, s->sseq, PAYLOAD,
-             true, ts);
+        feed(ft, (uint16_t)(20000 + i), LS_TCP_ACK | LS_TCP_PSH, s->cseq, s->sseq, PAYLOAD, true,
+             ts);
         s->cseq += PAYLOAD;
-        feed(ft, (uint16_t)(20000 + i), LS_TCP_ACK | LS_TCP_PSH, s->sseq, s->cseq, PAYLOAD,
-             false, ts);
+        feed(ft, (uint16_t)(20000 + i), LS_TCP_ACK | LS_TCP_PSH, s->sseq, s->cseq, PAYLOAD, false,
+             ts);
         s->sseq += PAYLOAD;
     }
 }

@@ -19,8 +19,14 @@ static const uint8_t DATA[] = "hello, odd-length payload";
 static size_t build(uint8_t *buf, uint8_t af, uint8_t proto, struct ls_pktgen_layout *lay)
 {
     struct ls_pktgen_tcp_spec s = {
-        .af = af, .proto = proto, .sport = 1234, .dport = 80, .seq = 7,
-        .flags = LS_TCP_ACK, .payload = DATA, .payload_len = sizeof DATA - 1,
+        .af = af,
+        .proto = proto,
+        .sport = 1234,
+        .dport = 80,
+        .seq = 7,
+        .flags = LS_TCP_ACK,
+        .payload = DATA,
+        .payload_len = sizeof DATA - 1,
     };
     size_t n = ls_pktgen_build(buf, BUFSZ, &s, lay);
     assert_true(n > 0);

@@ -50,9 +50,14 @@ static void assert_hello(const struct ls_packet *pkt)
 static struct ls_pktgen_tcp_spec data_spec(void)
 {
     return (struct ls_pktgen_tcp_spec){
-        .sport = 40000, .dport = 80, .seq = 1000, .ack = 2000,
-        .flags = LS_TCP_ACK | LS_TCP_PSH, .window = 512,
-        .payload = HELLO, .payload_len = HELLO_LEN,
+        .sport = 40000,
+        .dport = 80,
+        .seq = 1000,
+        .ack = 2000,
+        .flags = LS_TCP_ACK | LS_TCP_PSH,
+        .window = 512,
+        .payload = HELLO,
+        .payload_len = HELLO_LEN,
     };
 }
 
@@ -63,12 +68,22 @@ static void test_eth_ipv4_tcp_options(void **state)
     (void)state;
     static const uint8_t extra[] = {4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0}; /* SACK-perm, TS */
     struct ls_pktgen_tcp_spec s = {
-        .src = "192.0.2.1", .dst = "198.51.100.7", .ttl = 57,
-        .sport = 51234, .dport = 443, .seq = 0x11223344, .ack = 0x55667788,
-        .flags = LS_TCP_SYN | LS_TCP_ACK | LS_TCP_ECE, .window = 29200,
-        .mss = 1460, .has_wscale = true, .wscale = 7,
-        .tcp_opts = extra, .tcp_opts_len = sizeof extra,
-        .payload = HELLO, .payload_len = HELLO_LEN,
+        .src = "192.0.2.1",
+        .dst = "198.51.100.7",
+        .ttl = 57,
+        .sport = 51234,
+        .dport = 443,
+        .seq = 0x11223344,
+        .ack = 0x55667788,
+        .flags = LS_TCP_SYN | LS_TCP_ACK | LS_TCP_ECE,
+        .window = 29200,
+        .mss = 1460,
+        .has_wscale = true,
+        .wscale = 7,
+        .tcp_opts = extra,
+        .tcp_opts_len = sizeof extra,
+        .payload = HELLO,
+        .payload_len = HELLO_LEN,
     };
     uint8_t buf[BUFSZ];
     struct ls_pktgen_layout lay;
@@ -517,14 +532,12 @@ static void test_snaplen_truncated_payload(void **state)
     /* IPv6 and UDP the same way. */
     s.af = 6;
     n = build(buf, &s, &lay);
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.payload_off + 1, n, &p),
-                     LS_DECODE_TCP);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.payload_off + 1, n, &p), LS_DECODE_TCP);
     assert_int_equal(p.payload_len, 1);
     assert_int_equal(p.payload_missing, 299);
     s.proto = 17;
     n = build(buf, &s, &lay);
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.payload_off + 10, n, &p),
-                     LS_DECODE_UDP);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.payload_off + 10, n, &p), LS_DECODE_UDP);
     assert_int_equal(p.payload_len, 10);
     assert_int_equal(p.payload_missing, 290);
     assert_memory_equal(p.payload, big, 10);
@@ -542,14 +555,11 @@ static void test_truncated_headers(void **state)
     size_t n = build(buf, &s, &lay);
 
     /* TCP fixed header cut. */
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 10, n, &p),
-                     LS_DECODE_TRUNCATED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 10, n, &p), LS_DECODE_TRUNCATED);
     /* TCP options cut. */
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 22, n, &p),
-                     LS_DECODE_TRUNCATED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 22, n, &p), LS_DECODE_TRUNCATED);
     /* IP header cut, Ethernet header cut. */
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l3_off + 19, n, &p),
-                     LS_DECODE_TRUNCATED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l3_off + 19, n, &p), LS_DECODE_TRUNCATED);
     assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, 13, n, &p), LS_DECODE_TRUNCATED);
     /* The same cuts with wire == captured mean the frame itself is short:
      * its headers claim bytes that never existed. */
@@ -561,10 +571,8 @@ static void test_truncated_headers(void **state)
     s.next = 1;
     s.ext[0] = 0;
     n = build(buf, &s, &lay);
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l3_off + 44, n, &p),
-                     LS_DECODE_TRUNCATED);
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 19, n, &p),
-                     LS_DECODE_TRUNCATED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l3_off + 44, n, &p), LS_DECODE_TRUNCATED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 19, n, &p), LS_DECODE_TRUNCATED);
 }
 
 static void test_ipv4_bad_lengths(void **state)
@@ -636,8 +644,7 @@ static void test_tcp_bad_data_offset(void **state)
     *doff = 15 << 4;
     assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_MALFORMED);
     /* Also when snaplen cut the segment: the IP length is what bounds it. */
-    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 20, n, &p),
-                     LS_DECODE_MALFORMED);
+    assert_int_equal(ls_decode(LS_LINK_ETHERNET, buf, lay.l4_off + 20, n, &p), LS_DECODE_MALFORMED);
 }
 
 static void test_ipv4_fragments(void **state)
@@ -774,7 +781,7 @@ static void test_status_names(void **state)
     assert_string_equal(ls_decode_status_name(LS_DECODE_MALFORMED), "malformed");
     assert_string_equal(ls_decode_status_name(LS_DECODE_UNSUPPORTED_LINK), "unsupported_link");
     assert_string_equal(ls_decode_status_name(LS_DECODE__COUNT), "unknown");
-    assert_string_equal(ls_decode_status_name((enum ls_decode_status)-1), "unknown");
+    assert_string_equal(ls_decode_status_name((enum ls_decode_status) - 1), "unknown");
 }
 
 static void check6(const char *in, const char *want)
@@ -799,8 +806,8 @@ static void test_addr_format(void **state)
     check6("1::", "1::");
     check6("2001:DB8:0:0:0:0:0:1", "2001:db8::1");
     check6("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"); /* one zero group stays */
-    check6("2001:0:0:1:0:0:0:1", "2001:0:0:1::1");            /* longest run wins */
-    check6("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1");      /* first on ties */
+    check6("2001:0:0:1:0:0:0:1", "2001:0:0:1::1");          /* longest run wins */
+    check6("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1");    /* first on ties */
     check6("2001:0db8:00ab:0000:0000:0000:0000:abcd", "2001:db8:ab::abcd");
     check6("fe80:0:0:0:0:0:0:0", "fe80::");
     check6("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8");
@@ -824,8 +831,7 @@ static void test_addr_format(void **state)
 
 /* Decodes a heap copy of exactly `caplen` bytes so ASan sees any read past
  * the capture, and checks the invariants every status must keep. */
-static void decode_exact(enum ls_linktype link, const uint8_t *frame, size_t caplen,
-                         size_t wirelen)
+static void decode_exact(enum ls_linktype link, const uint8_t *frame, size_t caplen, size_t wirelen)
 {
     uint8_t *copy = malloc(caplen ? caplen : 1);
     assert_non_null(copy);
@@ -868,16 +874,30 @@ static void test_prefixes_and_corruptions(void **state)
     (void)state;
     static const uint8_t opts[] = {4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8};
     struct ls_pktgen_tcp_spec specs[] = {
-        {.flags = LS_TCP_SYN, .mss = 1460, .has_wscale = true, .wscale = 7, .tcp_opts = opts,
-         .tcp_opts_len = sizeof opts, .payload = HELLO, .payload_len = HELLO_LEN, .pad = 4},
-        {.af = 6, .nvlan = 2, .vlan_tpid = {0x88a8}, .next = 4, .ext = {0, 43, 51, 44},
-         .flags = LS_TCP_ACK, .payload = HELLO, .payload_len = 5},
+        {.flags = LS_TCP_SYN,
+         .mss = 1460,
+         .has_wscale = true,
+         .wscale = 7,
+         .tcp_opts = opts,
+         .tcp_opts_len = sizeof opts,
+         .payload = HELLO,
+         .payload_len = HELLO_LEN,
+         .pad = 4},
+        {.af = 6,
+         .nvlan = 2,
+         .vlan_tpid = {0x88a8},
+         .next = 4,
+         .ext = {0, 43, 51, 44},
+         .flags = LS_TCP_ACK,
+         .payload = HELLO,
+         .payload_len = 5},
         {.link = LS_LINK_SLL, .af = 6, .proto = 17, .payload = HELLO, .payload_len = 3},
-        {.link = LS_LINK_SLL2, .flags = LS_TCP_SYN, .mss = 536, .payload = HELLO,
-         .payload_len = 2},
-        {.link = LS_LINK_NULL, .null_be = true, .af = 6, .flags = LS_TCP_SYN,
-         .has_wscale = true},
-        {.link = LS_LINK_LOOP, .ip_opts = opts, .ip_opts_len = 8, .payload = HELLO,
+        {.link = LS_LINK_SLL2, .flags = LS_TCP_SYN, .mss = 536, .payload = HELLO, .payload_len = 2},
+        {.link = LS_LINK_NULL, .null_be = true, .af = 6, .flags = LS_TCP_SYN, .has_wscale = true},
+        {.link = LS_LINK_LOOP,
+         .ip_opts = opts,
+         .ip_opts_len = 8,
+         .payload = HELLO,
          .payload_len = 4},
         {.nmpls = 2, .af = 6, .flags = LS_TCP_FIN, .payload = HELLO, .payload_len = 1},
         {.link = LS_LINK_RAW, .af = 4, .more_frags = true, .payload = HELLO, .payload_len = 1},

@@ -31,8 +31,16 @@ static void make_whole(struct whole *w, uint8_t af, size_t n)
     for (size_t i = 0; i < sizeof PAYLOAD; i++)
         PAYLOAD[i] = (uint8_t)('a' + i % 26);
     struct ls_pktgen_tcp_spec s = {
-        .link = LS_LINK_RAW, .af = af, .sport = 40000, .dport = 80, .seq = 1000, .ack = 2000,
-        .flags = LS_TCP_ACK | LS_TCP_PSH, .window = 512, .payload = PAYLOAD, .payload_len = n,
+        .link = LS_LINK_RAW,
+        .af = af,
+        .sport = 40000,
+        .dport = 80,
+        .seq = 1000,
+        .ack = 2000,
+        .flags = LS_TCP_ACK | LS_TCP_PSH,
+        .window = 512,
+        .payload = PAYLOAD,
+        .payload_len = n,
     };
     w->len = ls_pktgen_tcp(w->ip, sizeof w->ip, &s);
     assert_true(w->len > 0);
@@ -48,8 +56,7 @@ static enum ls_decode_status offer_cut(struct ls_frag_table *t, const struct who
     struct ls_packet f;
     size_t n = ls_pktgen_fragment(buf, sizeof buf, w->ip, w->len, off, len, more, id);
     assert_true(n > 0);
-    assert_int_equal(ls_decode(LS_LINK_RAW, buf, caplen ? caplen : n, n, &f),
-                     LS_DECODE_FRAGMENT);
+    assert_int_equal(ls_decode(LS_LINK_RAW, buf, caplen ? caplen : n, n, &f), LS_DECODE_FRAGMENT);
     assert_int_equal(f.frag_offset, off);
     assert_int_equal(f.frag_more, more);
     assert_int_equal(f.frag_id, id);

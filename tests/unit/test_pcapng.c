@@ -102,8 +102,8 @@ static void sample(struct file *f)
 {
     f->n = 0;
     shb(f);
-    idb(f, 1, 65535, -1);   /* Ethernet, microseconds */
-    idb(f, 101, 100, 9);    /* raw IP, nanoseconds */
+    idb(f, 1, 65535, -1);             /* Ethernet, microseconds */
+    idb(f, 101, 100, 9);              /* raw IP, nanoseconds */
     size_t at = begin(f, 0x00000BAD); /* custom block: skipped */
     le32(f, 42);
     end_block(f, at);

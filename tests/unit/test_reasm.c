@@ -162,7 +162,7 @@ static void limit_gates_delivery(void **state)
     assert_int_equal(f.o.len, 0);
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 103);
     assert_string_equal(f.o.text, "abc");
-    assert_true(f.o.last_ts == 7.5); /* when the bytes came, not when released */
+    assert_true(f.o.last_ts == 7.5);             /* when the bytes came, not when released */
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 101); /* never lowers */
     add(&f, 106, "g");
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 107);

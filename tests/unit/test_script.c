@@ -66,8 +66,8 @@ void ls_flow_request_close(struct ls_flow_table *ft, struct ls_conn *c)
 
 const char *ls_conn_state_name(enum ls_conn_state st)
 {
-    static const char *const names[] = {"syn_sent", "syn_received", "established",
-                                        "half_closed", "closing", "closed"};
+    static const char *const names[] = {"syn_sent",    "syn_received", "established",
+                                        "half_closed", "closing",      "closed"};
     return (unsigned)st < LS_ARRAY_SIZE(names) ? names[st] : "?";
 }
 
@@ -79,9 +79,8 @@ char *ls_addr_format(uint8_t af, const uint8_t addr[16], char *buf, size_t size)
 
 const char *ls_decode_status_name(enum ls_decode_status st)
 {
-    static const char *const names[] = {"tcp",       "udp",       "other_l4",
-                                        "not_ip",    "fragment",  "truncated",
-                                        "malformed", "unsupported_link"};
+    static const char *const names[] = {"tcp",      "udp",       "other_l4",  "not_ip",
+                                        "fragment", "truncated", "malformed", "unsupported_link"};
     return (unsigned)st < LS_ARRAY_SIZE(names) ? names[st] : "?";
 }
 
@@ -139,8 +138,8 @@ static void lua(struct ls_script *s, const char *code)
     assert_int_equal(ls_script_stack_top(s), 0);
 }
 
-static void conn4(struct ls_conn *c, uint64_t id, const char *cip, uint16_t cport,
-                  const char *sip, uint16_t sport)
+static void conn4(struct ls_conn *c, uint64_t id, const char *cip, uint16_t cport, const char *sip,
+                  uint16_t sport)
 {
     memset(c, 0, sizeof *c);
     c->id = id;
@@ -228,14 +227,15 @@ static void t_event_order_and_args(void **state)
     struct ls_script *s = mk(NULL);
     struct ls_conn c;
     conn_default(&c, 4);
-    lua(s, "ev = {}\n"
-           "local function add(x) ev[#ev + 1] = x end\n"
-           "sniff.on('connection', function(c) add('connection#' .. c.id) end)\n"
-           "sniff.on('sent_data', function(c, d) add('sent:' .. d) end)\n"
-           "sniff.on('received_data', function(c, d) add('received:' .. d) end)\n"
-           "sniff.on('gap', function(c, dir, n) add('gap:' .. dir .. ':' .. math.type(n) .. n) end)\n"
-           "sniff.on('closed', function(c, why) add('closed:' .. why .. ':' .. c.close_reason) end)\n"
-           "sniff.on('teardown', function(c) add('teardown:' .. c.state) end)\n");
+    lua(s,
+        "ev = {}\n"
+        "local function add(x) ev[#ev + 1] = x end\n"
+        "sniff.on('connection', function(c) add('connection#' .. c.id) end)\n"
+        "sniff.on('sent_data', function(c, d) add('sent:' .. d) end)\n"
+        "sniff.on('received_data', function(c, d) add('received:' .. d) end)\n"
+        "sniff.on('gap', function(c, dir, n) add('gap:' .. dir .. ':' .. math.type(n) .. n) end)\n"
+        "sniff.on('closed', function(c, why) add('closed:' .. why .. ':' .. c.close_reason) end)\n"
+        "sniff.on('teardown', function(c) add('teardown:' .. c.state) end)\n");
     assert_true(ev_open(s, &c));
     ev_data(s, &c, LS_DIR_C2S, "hi", 2);
     ev_data(s, &c, LS_DIR_S2C, "yo", 2);
@@ -395,16 +395,17 @@ static void t_conn_on_overrides(void **state)
     struct ls_conn a, b;
     conn_default(&a, 1);
     conn_default(&b, 2);
-    lua(s, "log = {}\n"
-           "local function add(x) log[#log + 1] = x end\n"
-           "sniff.on('connection', function(c)\n"
-           "  if c.id ~= 1 then return end\n"
-           "  c:on('sent_data', function(c, d) add('own' .. c.id .. d); c:on('sent_data', nil) end)\n"
-           "  c:on('closed', function(c, why) add('closed' .. c.id .. why) end)\n"
-           "  res = select(2, pcall(c.on, c, 'done', print))\n"
-           "  res2 = select(2, pcall(c.on, c, 'sent_data', 42))\n"
-           "end)\n"
-           "sniff.on('sent_data', function(c, d) add('global' .. c.id .. d) end)\n");
+    lua(s,
+        "log = {}\n"
+        "local function add(x) log[#log + 1] = x end\n"
+        "sniff.on('connection', function(c)\n"
+        "  if c.id ~= 1 then return end\n"
+        "  c:on('sent_data', function(c, d) add('own' .. c.id .. d); c:on('sent_data', nil) end)\n"
+        "  c:on('closed', function(c, why) add('closed' .. c.id .. why) end)\n"
+        "  res = select(2, pcall(c.on, c, 'done', print))\n"
+        "  res2 = select(2, pcall(c.on, c, 'sent_data', 42))\n"
+        "end)\n"
+        "sniff.on('sent_data', function(c, d) add('global' .. c.id .. d) end)\n");
     assert_true(ev_open(s, &a));
     assert_true(ev_open(s, &b));
     assert_int_not_equal(a.lua_handlers, 0);
@@ -412,7 +413,7 @@ static void t_conn_on_overrides(void **state)
     ev_data(s, &a, LS_DIR_C2S, "x", 1);
     ev_data(s, &b, LS_DIR_C2S, "y", 1);
     ev_data(s, &a, LS_DIR_C2S, "z", 1); /* its own handler removed itself */
-    ev_closed(s, &a, LS_CLOSE_TIMEOUT);  /* no global `closed`: only the per-conn one */
+    ev_closed(s, &a, LS_CLOSE_TIMEOUT); /* no global `closed`: only the per-conn one */
     ev_closed(s, &b, LS_CLOSE_TIMEOUT);
     lua(s, "local got = table.concat(log, ',')\n"
            "assert(got == 'own1x,global2y,global1z,closed1timeout', got)\n"
@@ -486,7 +487,7 @@ static void t_error_object_not_string(void **state)
     lua(s, "sniff.on('connection', function(c) error({}) end)\n"
            "sniff.on('closed', function(c) error(setmetatable({}, "
            "{__tostring = function() return 'custom' end})) end)\n");
-    assert_false(ev_open(s, &c)); /* an error in `connection` ignores it */
+    assert_false(ev_open(s, &c));   /* an error in `connection` ignores it */
     assert_int_equal(g_ignores, 0); /* by the return value, not mid-open */
     has(g_log, "handler 'connection' (conn #5): (error object is a table value)");
     ev_closed(s, &c, LS_CLOSE_END);
@@ -624,8 +625,9 @@ static void t_load_long_error_fits(void **state)
     LS_UNUSED(state);
     struct ls_script *s = mk(NULL);
     char err[LS_ERRBUF_SIZE];
-    const char *deep = "local function f(n) if n == 0 then error('deep') end return f(n - 1) + 1 end\n"
-                       "f(200)\n";
+    const char *deep =
+        "local function f(n) if n == 0 then error('deep') end return f(n - 1) + 1 end\n"
+        "f(200)\n";
     assert_int_equal(ls_script_load_buffer(s, deep, strlen(deep), "@deep.lua", err), LS_ESCRIPT);
     assert_true(strlen(err) < LS_ERRBUF_SIZE);
     assert_int_equal(strncmp(err, "deep.lua:1: deep\n", 17), 0);
@@ -635,7 +637,8 @@ static void t_load_long_error_fits(void **state)
 static void t_chunks_args_require(void **state)
 {
     LS_UNUSED(state);
-    const char *path = tmpfile_with("main.lua",
+    const char *path = tmpfile_with(
+        "main.lua",
         "local a, b = ...\n"
         "assert(a == 'one' and b == 'two', tostring(a))\n"
         "assert(arg[0]:find('main.lua$') and arg[1] == 'one' and arg[2] == 'two' and #arg == 2)\n"
@@ -647,8 +650,12 @@ static void t_chunks_args_require(void **state)
         "loaded = true\n");
     const char *chunks[] = {"x = 1", "y = x + 1"};
     char *args[] = {"one", "two"};
-    const struct ls_script_config cfg = {.path = path, .chunks = chunks, .nchunks = 2,
-                                         .args = args, .nargs = 2, .lua_dir = "/opt/ls/lua"};
+    const struct ls_script_config cfg = {.path = path,
+                                         .chunks = chunks,
+                                         .nchunks = 2,
+                                         .args = args,
+                                         .nargs = 2,
+                                         .lua_dir = "/opt/ls/lua"};
     struct ls_script *s = mk(&cfg);
     char err[LS_ERRBUF_SIZE];
     if (ls_script_load(s, err) != 0)
@@ -837,19 +844,20 @@ static void t_timers_order(void **state)
 {
     LS_UNUSED(state);
     struct ls_script *s = mk(NULL);
-    lua(s, "order = {}\n"
-           "local function add(x) order[#order + 1] = x end\n"
-           "sniff.after(5, function() add(string.format('a5@%g', sniff.now())) end)\n"
-           "sniff.after(2, function() add('a2') end)\n"
-           "sniff.after(2, function() add('b2') end)\n"
-           "local n = 0\n"
-           "sniff.every(3, function(t) n = n + 1; add('e' .. n); if n == 3 then t:cancel() end end)\n"
-           "local c = sniff.after(4, function() add('never') end)\n"
-           "assert(c:cancel() == true and c:cancel() == false)\n"
-           "assert(not pcall(sniff.every, 0, print))\n"
-           "assert(not pcall(sniff.after, -1, print))\n"
-           "assert(not pcall(sniff.after, 1 / 0, print))\n"
-           "assert(not pcall(sniff.after, 1, 'x'))\n");
+    lua(s,
+        "order = {}\n"
+        "local function add(x) order[#order + 1] = x end\n"
+        "sniff.after(5, function() add(string.format('a5@%g', sniff.now())) end)\n"
+        "sniff.after(2, function() add('a2') end)\n"
+        "sniff.after(2, function() add('b2') end)\n"
+        "local n = 0\n"
+        "sniff.every(3, function(t) n = n + 1; add('e' .. n); if n == 3 then t:cancel() end end)\n"
+        "local c = sniff.after(4, function() add('never') end)\n"
+        "assert(c:cancel() == true and c:cancel() == false)\n"
+        "assert(not pcall(sniff.every, 0, print))\n"
+        "assert(not pcall(sniff.after, -1, print))\n"
+        "assert(not pcall(sniff.after, 1 / 0, print))\n"
+        "assert(not pcall(sniff.after, 1, 'x'))\n");
     /* Before the first packet the clock is 0 and nothing is due. */
     assert_true(ls_script_next_timer(s) < 0);
     ls_script_run_timers(s, 0);

@@ -64,13 +64,11 @@ static void h_data(void *ud, struct ls_conn *c, enum ls_dir d, const uint8_t *p,
     struct rec *r = ud;
     if (r->ndata < (int)LS_ARRAY_SIZE(r->data_ts))
         r->data_ts[r->ndata++] = ts;
-    if (r->len && r->last_id == c->id && r->last_dir == (int)d &&
-        r->len == r->last_data) {
+    if (r->len && r->last_id == c->id && r->last_dir == (int)d && r->len == r->last_data) {
         r->len--; /* drop the newline and append */
         put(r, "%.*s\n", (int)n, (const char *)p);
     } else {
-        put(r, "data %llu %s %.*s\n", (unsigned long long)c->id, dname(d), (int)n,
-            (const char *)p);
+        put(r, "data %llu %s %.*s\n", (unsigned long long)c->id, dname(d), (int)n, (const char *)p);
     }
     r->last_data = r->len;
     r->last_id = c->id;
@@ -116,8 +114,8 @@ static struct env *env_new(struct ls_flow_config *cfg)
         ls_flow_config_default(&def);
         cfg = &def;
     }
-    struct ls_flow_hooks hooks = {&e->rec, h_open, h_data, h_gap, h_closed, h_teardown, h_log,
-                                  NULL};
+    struct ls_flow_hooks hooks = {&e->rec,  h_open,     h_data, h_gap,
+                                  h_closed, h_teardown, h_log,  NULL};
     e->ft = ls_flow_new(cfg, &hooks);
     e->rec.ft = e->ft;
     e->ts = 1000.0;
@@ -271,7 +269,7 @@ static void data_carries_its_own_time(void **state)
     seg_at(e, 10.1, S, C, "SA", 5000, 1001, NULL);
     seg_at(e, 10.2, C, S, "PA", 1001, 5001, "abc");
     seg_at(e, 10.3, C, S, "PA", 1004, 5001, "def");
-    seg_at(e, 15.0, S, C, "A", 5001, 1007, NULL);  /* released five seconds later */
+    seg_at(e, 15.0, S, C, "A", 5001, 1007, NULL); /* released five seconds later */
     seg_at(e, 16.0, S, C, "PA", 5001, 1007, "reply");
     seg_at(e, 16.5, C, S, "A", 1007, 5006, NULL);
     assert_int_equal(e->rec.ndata, 2);
@@ -318,10 +316,10 @@ static void retransmissions_and_partial_overlap(void **state)
     struct env *e = env_new(&cfg);
     handshake(e, 1000, 5000);
     seg(e, C, S, "PA", 1001, 5001, "abcd");
-    seg(e, C, S, "PA", 1001, 5001, "abcd");   /* exact retransmission */
-    seg(e, C, S, "PA", 1003, 5001, "cdefg");  /* partial: "cd" old, "efg" new */
-    seg(e, C, S, "PA", 1010, 5001, "jk");     /* hole at 1008-1009 */
-    seg(e, C, S, "PA", 1007, 5001, "ghij");   /* fills the hole, overlaps both sides */
+    seg(e, C, S, "PA", 1001, 5001, "abcd");  /* exact retransmission */
+    seg(e, C, S, "PA", 1003, 5001, "cdefg"); /* partial: "cd" old, "efg" new */
+    seg(e, C, S, "PA", 1010, 5001, "jk");    /* hole at 1008-1009 */
+    seg(e, C, S, "PA", 1007, 5001, "ghij");  /* fills the hole, overlaps both sides */
     finish(e);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "data 1 c2s abcdefghijk\n"
@@ -337,8 +335,8 @@ static void conflicting_overlap(enum ls_overlap policy, const char *expect)
     struct env *e = env_new(&cfg);
     handshake(e, 1000, 5000);
     seg(e, C, S, "PA", 1001, 5001, "hello");
-    seg(e, C, S, "PA", 1002, 5001, "EL");     /* differs from "el" */
-    seg(e, C, S, "PA", 1003, 5001, "lX");     /* differs from "Ll" as held after "EL" */
+    seg(e, C, S, "PA", 1002, 5001, "EL"); /* differs from "el" */
+    seg(e, C, S, "PA", 1003, 5001, "lX"); /* differs from "Ll" as held after "EL" */
     seg(e, S, C, "A", 5001, 1006, NULL);
     finish(e);
     EXPECT(e, expect);
@@ -376,10 +374,10 @@ static void sequence_wraparound(void **state)
     struct env *e = env_new(NULL);
     uint32_t isn = 0xfffffff8u;
     handshake(e, isn, 0xfffffffeu);
-    seg(e, C, S, "PA", isn + 1, 0xffffffffu, "0123456");      /* ends at 0xffffffff+1 */
-    seg(e, C, S, "PA", isn + 15, 0xffffffffu, "EFGH");        /* after the wrap, early */
-    seg(e, C, S, "PA", isn + 8, 0xffffffffu, "789ABCD");      /* across the wrap */
-    seg(e, S, C, "PA", 0xffffffffu, isn + 19, "xyz");         /* server data across wrap */
+    seg(e, C, S, "PA", isn + 1, 0xffffffffu, "0123456"); /* ends at 0xffffffff+1 */
+    seg(e, C, S, "PA", isn + 15, 0xffffffffu, "EFGH");   /* after the wrap, early */
+    seg(e, C, S, "PA", isn + 8, 0xffffffffu, "789ABCD"); /* across the wrap */
+    seg(e, S, C, "PA", 0xffffffffu, isn + 19, "xyz");    /* server data across wrap */
     seg(e, C, S, "FA", isn + 19, 2, NULL);
     seg(e, S, C, "FA", 2, isn + 20, NULL);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
@@ -457,7 +455,7 @@ static void rst_in_window_and_spoofed(void **state)
     seg(e, S, C, "PA", 5001, 1004, "xyz");
     assert_null(strstr(e->rec.buf, "closed"));
     seg(e, C, S, "PA", 1004, 5004, "more");
-    seg(e, S, C, "R", 5004, 0, NULL); /* in window: ends it, held bytes first */
+    seg(e, S, C, "R", 5004, 0, NULL);          /* in window: ends it, held bytes first */
     assert_null(strstr(e->rec.buf, "closed")); /* after the in-flight grace period */
     ls_flow_advance(e->ft, e->ts + 1.5);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
@@ -491,8 +489,8 @@ static void rst_grace_and_forged_rst(void **state)
     struct env *e = env_new(&cfg);
     handshake(e, 1000, 5000);
     seg(e, C, S, "PA", 1001, 5001, "abc");
-    seg(e, S, C, "RA", 5001, 1004, NULL);  /* exact sequence number, but forged: */
-    seg(e, S, C, "PA", 5001, 1004, "ok");  /* the server goes on talking */
+    seg(e, S, C, "RA", 5001, 1004, NULL); /* exact sequence number, but forged: */
+    seg(e, S, C, "PA", 5001, 1004, "ok"); /* the server goes on talking */
     seg(e, C, S, "PA", 1004, 5003, "def");
     e->ts += 5;
     ls_flow_advance(e->ft, e->ts);
@@ -604,8 +602,8 @@ static void keepalive_and_zero_window_probe(void **state)
     seg(e, C, S, "A", 1003, 5001, "Z");  /* keep-alive: one garbage byte before next */
     seg(e, C, S, "A", 1003, 5001, NULL); /* keep-alive without data */
     seg(e, S, C, "A", 5001, 1004, NULL);
-    seg(e, C, S, "A", 1004, 5001, "d");  /* zero-window probe: the real next byte */
-    seg(e, S, C, "A", 5001, 1004, NULL); /* window still shut: not acknowledged */
+    seg(e, C, S, "A", 1004, 5001, "d");    /* zero-window probe: the real next byte */
+    seg(e, S, C, "A", 5001, 1004, NULL);   /* window still shut: not acknowledged */
     seg(e, C, S, "PA", 1004, 5001, "def"); /* sent again with more */
     seg(e, S, C, "A", 5001, 1007, NULL);
     finish(e);
@@ -732,7 +730,7 @@ static void eviction_at_max_connections(void **state)
     struct env *e = env_new(&cfg);
     seg(e, "10.0.0.1:1001", S, "S", 1, 0, NULL);
     seg(e, "10.0.0.1:1002", S, "S", 1, 0, NULL);
-    seg(e, "10.0.0.1:1001", S, "A", 2, 1, "a");  /* 1002 is now the idlest */
+    seg(e, "10.0.0.1:1001", S, "A", 2, 1, "a"); /* 1002 is now the idlest */
     seg(e, "10.0.0.1:1003", S, "S", 1, 0, NULL);
     finish(e);
     EXPECT(e, "open 1 10.0.0.1:1001>10.0.0.2:80\n"
