@@ -85,6 +85,18 @@ static enum ls_linktype map_dlt(int dlt)
     return LS_LINK_UNSUPPORTED;
 }
 
+/* Records a source's link type and libpcap's name for it. */
+static void set_dlt(struct ls_capture *cap, int dlt)
+{
+    const char *dname = pcap_datalink_val_to_name(dlt);
+    cap->dlt = dlt;
+    cap->link = map_dlt(dlt);
+    if (dname != NULL)
+        snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
+    else
+        snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", dlt);
+}
+
 /* libpcap often starts its open errors with the path already ("x.pcap: No
  * such file or directory"); drop it so that our "FILE: " prefix is not doubled. */
 static const char *strip_path(const char *msg, const char *path)
@@ -177,14 +189,8 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
         int dlt = linktype_dlt(rec.linktype);
         if (dlt != cap->dlt || !cap->frame_named) { /* name the frame's link type */
             cap->frame_named = true;
-            const char *dname = pcap_datalink_val_to_name(dlt);
-            if (dname != NULL)
-                snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
-            else
-                snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", dlt);
+            set_dlt(cap, dlt);
         }
-        cap->dlt = dlt;
-        cap->link = map_dlt(cap->dlt);
         cap->fn(cap->ud, rec.ts, rec.data, rec.caplen, rec.wirelen);
     }
     if (rc < 0) {
@@ -224,7 +230,6 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
     char pcerr[PCAP_ERRBUF_SIZE] = "";
     const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
     struct ls_capture *cap;
-    const char *dname;
 
     *out = NULL;
     cap = calloc(1, sizeof *cap);
@@ -250,13 +255,7 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
         ls_capture_close(cap);
         return rc == LS_EIO ? LS_ECAPTURE : rc;
     }
-    cap->dlt = pcap_datalink(cap->p);
-    cap->link = map_dlt(cap->dlt);
-    dname = pcap_datalink_val_to_name(cap->dlt);
-    if (dname != NULL)
-        snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
-    else
-        snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", cap->dlt);
+    set_dlt(cap, pcap_datalink(cap->p));
 
     if (filter != NULL && *filter != '\0') {
         if (pcap_compile(cap->p, &cap->prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -463,7 +462,7 @@ int ls_capture_open_live(struct ls_capture **out, const char *iface,
 {
     char pcerr[PCAP_ERRBUF_SIZE] = "";
     struct ls_capture *cap;
-    const char *hint, *dname;
+    const char *hint;
     int status;
 
     *out = NULL;
@@ -505,13 +504,7 @@ int ls_capture_open_live(struct ls_capture **out, const char *iface,
         snprintf(warnbuf, LS_ERRBUF_SIZE, "%s: %s%s%s", iface, pcap_statustostr(status),
                  status == PCAP_WARNING ? ": " : "",
                  status == PCAP_WARNING ? pcap_geterr(cap->p) : "");
-    cap->dlt = pcap_datalink(cap->p);
-    cap->link = map_dlt(cap->dlt);
-    dname = pcap_datalink_val_to_name(cap->dlt);
-    if (dname != NULL)
-        snprintf(cap->dlt_name, sizeof cap->dlt_name, "%s", dname);
-    else
-        snprintf(cap->dlt_name, sizeof cap->dlt_name, "DLT %d", cap->dlt);
+    set_dlt(cap, pcap_datalink(cap->p));
     if (pcap_setnonblock(cap->p, 1, pcerr) != 0) {
         snprintf(errbuf, LS_ERRBUF_SIZE, "%s: cannot make non-blocking: %s", iface, pcerr);
         ls_capture_close(cap);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "hash.h"
 #include "tcp.h"
 
 #define SLAB_CONNS  256
@@ -110,35 +111,18 @@ const char *ls_conn_state_name(enum ls_conn_state st)
 
 /* ---- hashing ---- */
 
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    return x;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Hash of one endpoint; the two are combined symmetrically so that both
  * directions of a connection land in the same bucket. */
 static uint64_t endpoint_hash(uint64_t seed, const uint8_t ip[16], uint16_t port)
 {
-    return mix(seed ^ load64(ip) ^ mix(load64(ip + 8) + port));
+    return ls_mix64(seed ^ ls_load64(ip) ^ ls_mix64(ls_load64(ip + 8) + port));
 }
 
 static uint32_t packet_hash(const struct ls_flow_table *ft, const struct ls_packet *pkt)
 {
     uint64_t a = endpoint_hash(ft->seed, pkt->src, pkt->sport);
     uint64_t b = endpoint_hash(ft->seed, pkt->dst, pkt->dport);
-    return (uint32_t)mix((a + b) ^ (uint64_t)pkt->af);
+    return (uint32_t)ls_mix64((a + b) ^ (uint64_t)pkt->af);
 }
 
 static bool same_endpoint(const uint8_t a[16], uint16_t pa, const uint8_t b[16], uint16_t pb)

@@ -19,6 +19,7 @@
 
 #include "bytes.h"
 #include "common.h"
+#include "hash.h"
 #include "pool.h"
 
 #define IP4_HLEN 20
@@ -135,31 +136,14 @@ const struct ls_frag_stats *ls_frag_stats(const struct ls_frag_table *t)
     return &t->st;
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    return x;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* IPv4 datagrams are identified by (src, dst, protocol, id) (RFC 791);
  * IPv6 ones by (src, dst, id) (RFC 8200 4.5), so for IPv6 `proto` is 0 here. */
 static uint64_t key_hash(const struct ls_frag_table *t, const struct ls_packet *f, uint8_t proto)
 {
-    uint64_t h = mix(t->seed ^ load64(f->src) ^ ((uint64_t)f->frag_id << 8 | proto));
-    h = mix(h ^ load64(f->src + 8) ^ f->af);
-    h = mix(h ^ load64(f->dst));
-    return mix(h ^ load64(f->dst + 8));
+    uint64_t h = ls_mix64(t->seed ^ ls_load64(f->src) ^ ((uint64_t)f->frag_id << 8 | proto));
+    h = ls_mix64(h ^ ls_load64(f->src + 8) ^ f->af);
+    h = ls_mix64(h ^ ls_load64(f->dst));
+    return ls_mix64(h ^ ls_load64(f->dst + 8));
 }
 
 static uint8_t key_proto(const struct ls_packet *f)
