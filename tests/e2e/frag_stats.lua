@@ -1,3 +1,4 @@
+-- frag_stats.lua: events.lua, and the fragment counters at done.
 local E = dofile("events.lua")
 sniff.on("done", function(st)
   print("done")

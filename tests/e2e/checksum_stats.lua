@@ -1,3 +1,4 @@
+-- checksum_stats.lua: events.lua, and the checksum and overlap counters at done.
 local E = dofile("events.lua")
 sniff.on("done", function(st)
   print("done")

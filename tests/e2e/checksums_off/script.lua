@@ -1,5 +1,0 @@
-local E = dofile("events.lua")
-sniff.on("done", function(st)
-  print("done")
-  print("bad_checksums " .. st.bad_checksums .. " conflicting " .. st.overlaps_conflicting)
-end)
