@@ -218,17 +218,26 @@ static void resolve_overlap(struct ls_reasm_ctx *ctx, void *ud, struct ls_seg *s
         memcpy(held, p, n);
 }
 
+/* Drops the part of [off, off+n) below r->next (final bytes). Returns false
+ * when nothing is left. */
+static bool trim_final(const struct ls_reasm *r, uint64_t *off, const uint8_t **p, size_t *n)
+{
+    if (*n == 0 || *off + *n <= r->next)
+        return false;
+    if (*off < r->next) {
+        size_t cut = (size_t)(r->next - *off);
+        *p += cut;
+        *n -= cut;
+        *off = r->next;
+    }
+    return true;
+}
+
 void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t off,
                   const uint8_t *p, size_t n)
 {
-    if (n == 0 || off + n <= r->next)
+    if (!trim_final(r, &off, &p, &n))
         return;
-    if (off < r->next) {
-        size_t cut = (size_t)(r->next - off);
-        p += cut;
-        n -= cut;
-        off = r->next;
-    }
 
     /* Fast path: in order, nothing held, allowed now: straight from the packet. */
     if (!r->head && off == r->next && r->limit > off) {
@@ -242,14 +251,8 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
     }
 
     while (!has_room(r, ctx, n) && force_front(r, ctx, ud)) {
-        if (off + n <= r->next)
+        if (!trim_final(r, &off, &p, &n))
             return;
-        if (off < r->next) {
-            size_t cut = (size_t)(r->next - off);
-            p += cut;
-            n -= cut;
-            off = r->next;
-        }
     }
     if (!has_room(r, ctx, n)) {
         /* Nothing of ours is held and memory is still short: these bytes
