@@ -13,6 +13,7 @@
 
 #include <pcap/pcap.h>
 
+#include "pcapfile.h"
 #include "pcapng.h"
 
 /* Distinct link types whose filter the pcapng fallback compiles; a file
@@ -56,6 +57,13 @@ struct ls_capture {
         struct bpf_program prog;
     } ngf[NG_FILTERS];
     int nngf;
+    /* A classic pcap file we map ourselves (see open_mapped); then p is a
+     * dead handle that only compiles the filter and opens -w files. */
+    struct ls_pcapfile *pf;
+    ls_capture_ahead_fn ahead_fn;
+    void *ahead_ud;
+    uint64_t ahead_sent; /* records shown to ahead_fn */
+    int ahead_dist;
 };
 
 /* libpcap's DLT values to ours. A table rather than a switch because DLT_RAW
@@ -202,6 +210,83 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
     return n;
 }
 
+/* ---- classic pcap files we map ---------------------------------------- */
+
+/* A regular classic pcap file: our reader maps it (see pcapfile.h), and a
+ * dead libpcap handle with its link type and snapshot length compiles the
+ * filter and writes -w. Returns false, having changed nothing, for files to
+ * leave to libpcap. */
+static bool open_mapped(struct ls_capture *cap, const char *path)
+{
+    if (ls_pcapfile_open(&cap->pf, path, cap->name) != 0)
+        return false;
+    cap->p = pcap_open_dead_with_tstamp_precision(linktype_dlt(ls_pcapfile_linktype(cap->pf)),
+                                                  (int)ls_pcapfile_snaplen(cap->pf),
+                                                  PCAP_TSTAMP_PRECISION_MICRO);
+    if (cap->p == NULL) {
+        ls_pcapfile_close(cap->pf);
+        cap->pf = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* Shows ahead_fn every record up to ahead_dist past the last one read. */
+static void look_ahead(struct ls_capture *cap)
+{
+    while (cap->ahead_sent < cap->records + (uint64_t)cap->ahead_dist) {
+        const uint8_t *data = NULL;
+        uint32_t caplen = 0, wirelen = 0;
+        if (!ls_pcapfile_ahead(cap->pf, &data, &caplen, &wirelen))
+            data = NULL;
+        cap->ahead_fn(cap->ahead_ud, data, caplen, wirelen);
+        cap->ahead_sent++;
+    }
+}
+
+static int pf_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SIZE])
+{
+    struct ls_pcapfile_rec rec;
+    int n = 0, rc = 0;
+
+    cap->brk = false;
+    while (n < max && !cap->brk && (rc = ls_pcapfile_next(cap->pf, &rec, errbuf)) > 0) {
+        struct pcap_pkthdr h = {.ts = {.tv_sec = (time_t)rec.sec, .tv_usec = (suseconds_t)rec.usec},
+                                .caplen = rec.caplen,
+                                .len = rec.wirelen};
+        n++;
+        cap->records++;
+        if (cap->ahead_fn != NULL)
+            look_ahead(cap);
+        if (cap->filtered && pcap_offline_filter(&cap->prog, &h, rec.data) == 0)
+            continue;
+        if (cap->dump != NULL)
+            pcap_dump((u_char *)cap->dump->d, &h, rec.data);
+        cap->fn(cap->ud, (double)rec.sec + (double)rec.usec / 1e6, rec.data, rec.caplen,
+                rec.wirelen);
+    }
+    if (rc < 0) {
+        cap->eof = true;
+        return LS_EIO;
+    }
+    if (rc == 0 && !cap->brk)
+        cap->eof = true;
+    return n;
+}
+
+bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *ud, int distance)
+{
+    if (cap->pf == NULL || distance <= 0)
+        return false;
+    cap->ahead_fn = fn;
+    cap->ahead_ud = ud;
+    cap->ahead_dist = distance;
+    cap->ahead_sent = cap->records;
+    return true;
+}
+
+/* ---- files libpcap reads ------------------------------------------------ */
+
 /* pcap_open_offline, but a file gets a 1 MiB stdio buffer: libpcap reads
  * each record with fread, and the default 4 KiB buffer costs a read(2)
  * every few packets. stdin is left as libpcap opens it. */
@@ -243,7 +328,8 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
     }
     /* Microseconds are what every tool prints; asking for them explicitly
      * also makes nanosecond files come out in the same unit. */
-    cap->p = open_offline(path, pcerr, &cap->pcapng);
+    if (cap->path == NULL || !open_mapped(cap, cap->path))
+        cap->p = open_offline(path, pcerr, &cap->pcapng);
     if (cap->p == NULL) {
         int rc = open_pcapng(cap, cap->path, filter, errbuf);
         if (rc == 0) {
@@ -304,8 +390,8 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
         return 0;
     cap->fn = fn;
     cap->ud = ud;
-    if (cap->ng != NULL) {
-        n = ng_dispatch(cap, max, errbuf);
+    if (cap->ng != NULL || cap->pf != NULL) {
+        n = cap->pf != NULL ? pf_dispatch(cap, max, errbuf) : ng_dispatch(cap, max, errbuf);
         cap->fn = NULL;
         cap->ud = NULL;
         return n;
@@ -405,11 +491,17 @@ const char *ls_capture_name(const struct ls_capture *cap)
 
 bool ls_capture_position(const struct ls_capture *cap, uint64_t *done, uint64_t *total)
 {
-    FILE *f = pcap_file(cap->p);
+    FILE *f;
     struct stat st;
     off_t off;
 
-    if (f == NULL || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+    if (cap->pf != NULL) {
+        ls_pcapfile_position(cap->pf, done, total);
+        return true;
+    }
+    if (cap->p == NULL || (f = pcap_file(cap->p)) == NULL)
+        return false;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
         return false;
     off = ftello(f); /* includes stdio's read-ahead: close enough */
     if (off < 0)
@@ -431,6 +523,7 @@ void ls_capture_close(struct ls_capture *cap)
         if (cap->ngf[i].ok)
             pcap_freecode(&cap->ngf[i].prog);
     ls_pcapng_close(cap->ng);
+    ls_pcapfile_close(cap->pf);
     free(cap->filter);
     free(cap->path);
     free(cap->name);

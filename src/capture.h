@@ -28,6 +28,11 @@ struct ls_live_options {
 typedef void (*ls_capture_fn)(void *ud, double ts, const uint8_t *data, uint32_t caplen,
                               uint32_t wirelen);
 
+/* Called with records past the one being delivered (ls_capture_set_ahead);
+ * `data` is NULL past the end of the file. Must not call back into `cap`. */
+typedef void (*ls_capture_ahead_fn)(void *ud, const uint8_t *data, uint32_t caplen,
+                                    uint32_t wirelen);
+
 /* Opens a pcap or pcapng file ("-" reads stdin) with an optional BPF
  * `filter` (may be NULL; borrowed for the call). On success *out owns the
  * source (free with ls_capture_close). Returns 0, LS_ECAPTURE with errbuf
@@ -43,6 +48,14 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
  * file and the record where reading failed; frames before it were delivered. */
 int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void *ud,
                         char errbuf[LS_ERRBUF_SIZE]);
+
+/* For a source whose frames stay in place until it closes (a classic pcap
+ * file, which is mapped): before the frame callback for record i, `fn` will
+ * have been called for records 0..i+distance, once each and in order,
+ * filtered or not, so that the caller can prefetch what a record will touch
+ * before it arrives. The `data` passed to both stays valid until
+ * ls_capture_close. Returns false, doing nothing, for other sources. */
+bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *ud, int distance);
 
 /* Makes a running ls_capture_dispatch return after the current frame; safe
  * to call from the frame callback. The source is not at its end afterwards. */

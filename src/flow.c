@@ -453,6 +453,23 @@ void ls_flow_advance(struct ls_flow_table *ft, double ts)
         run_pending_closes(ft);
 }
 
+void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, int stage)
+{
+    struct ls_conn *const *b = &ft->buckets[packet_hash(ft, pkt) & (ft->nbuckets - 1)];
+
+    if (stage == 0) {
+        __builtin_prefetch(b);
+        return;
+    }
+    const char *c = (const char *)*b;
+    if (c == NULL)
+        return;
+    /* The whole connection: the lookup reads its first line, the tracker
+     * and the age list most of the rest. */
+    for (size_t off = 0; off < sizeof(struct ls_conn); off += 64)
+        __builtin_prefetch(c + off, 1);
+}
+
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)
 {
     ls_flow_advance(ft, ts);
