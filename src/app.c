@@ -39,11 +39,12 @@
 _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode),
                "struct ls_stats.decode is too small for enum ls_decode_status");
 
-/* Records of a mapped file are seen this many ahead of their turn: the
- * bucket of a record's connection is prefetched then, its connection
- * AHEAD / 2 records later (once the bucket has arrived), so both are in the
- * cache when the record is handled. Decoded once, on the way in. */
-#define AHEAD      8
+/* Records of a mapped file are seen this many ahead of their turn and
+ * decoded then. Their connection is fetched in three steps, each once the
+ * previous one has arrived: the hash bucket at AHEAD records before the
+ * record's turn, the connection at AHEAD / 2, what the connection points to
+ * (held bytes, its neighbours in the age list) at AHEAD / 4. */
+#define AHEAD      12
 #define AHEAD_RING 16 /* a power of two above AHEAD */
 
 struct ahead_slot {
@@ -233,22 +234,28 @@ static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
     return false;
 }
 
-/* A record ahead of its turn (see AHEAD): decoded into the ring, its
- * bucket prefetched, and the connection of the one AHEAD / 2 behind it. */
+/* Prefetch step `stage` for the record shown `back` records ago. */
+static void prefetch_back(struct ls_app *a, uint64_t back, int stage)
+{
+    const struct ahead_slot *s = &a->ring[(a->ahead_seq - back) & (AHEAD_RING - 1)];
+
+    if (a->ahead_seq >= back && s->data != NULL && s->status == LS_DECODE_TCP)
+        ls_flow_prefetch(a->ft, &s->pkt, stage);
+}
+
+/* A record ahead of its turn (see AHEAD): decoded into the ring, and the
+ * prefetch steps moved on by one record. */
 static void on_ahead(void *ud, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
 {
     struct ls_app *a = ud;
     struct ahead_slot *s = &a->ring[a->ahead_seq & (AHEAD_RING - 1)];
-    struct ahead_slot *mid = &a->ring[(a->ahead_seq - AHEAD / 2) & (AHEAD_RING - 1)];
 
     s->data = data;
-    if (data != NULL) {
+    if (data != NULL)
         s->status = ls_decode(a->link, data, caplen, wirelen, &s->pkt);
-        if (s->status == LS_DECODE_TCP)
-            ls_flow_prefetch(a->ft, &s->pkt, 0);
-    }
-    if (a->ahead_seq >= AHEAD / 2 && mid->data != NULL && mid->status == LS_DECODE_TCP)
-        ls_flow_prefetch(a->ft, &mid->pkt, 1);
+    prefetch_back(a, 0, 0);
+    prefetch_back(a, AHEAD / 2, 1);
+    prefetch_back(a, AHEAD * 3 / 4, 2);
     a->ahead_seq++;
 }
 

@@ -231,10 +231,11 @@ static bool open_mapped(struct ls_capture *cap, const char *path)
     return true;
 }
 
-/* Shows ahead_fn every record up to ahead_dist past the last one read. */
+/* Shows ahead_fn every record up to ahead_dist past the next one to read
+ * (record number cap->records, counting from 0). */
 static void look_ahead(struct ls_capture *cap)
 {
-    while (cap->ahead_sent < cap->records + (uint64_t)cap->ahead_dist) {
+    while (cap->ahead_sent <= cap->records + (uint64_t)cap->ahead_dist) {
         const uint8_t *data = NULL;
         uint32_t caplen = 0, wirelen = 0;
         if (!ls_pcapfile_ahead(cap->pf, &data, &caplen, &wirelen))
@@ -250,14 +251,16 @@ static int pf_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
     int n = 0, rc = 0;
 
     cap->brk = false;
-    while (n < max && !cap->brk && (rc = ls_pcapfile_next(cap->pf, &rec, errbuf)) > 0) {
+    while (n < max && !cap->brk) {
+        if (cap->ahead_fn != NULL)
+            look_ahead(cap);
+        if ((rc = ls_pcapfile_next(cap->pf, &rec, errbuf)) <= 0)
+            break;
         struct pcap_pkthdr h = {.ts = {.tv_sec = (time_t)rec.sec, .tv_usec = (suseconds_t)rec.usec},
                                 .caplen = rec.caplen,
                                 .len = rec.wirelen};
         n++;
         cap->records++;
-        if (cap->ahead_fn != NULL)
-            look_ahead(cap);
         if (cap->filtered && pcap_offline_filter(&cap->prog, &h, rec.data) == 0)
             continue;
         if (cap->dump != NULL)

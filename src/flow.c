@@ -455,19 +455,36 @@ void ls_flow_advance(struct ls_flow_table *ft, double ts)
 
 void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, int stage)
 {
-    struct ls_conn *const *b = &ft->buckets[packet_hash(ft, pkt) & (ft->nbuckets - 1)];
+    uint32_t hash = packet_hash(ft, pkt);
+    struct ls_conn *const *b = &ft->buckets[hash & (ft->nbuckets - 1)];
+    const struct ls_conn *c;
 
     if (stage == 0) {
         __builtin_prefetch(b);
         return;
     }
-    const char *c = (const char *)*b;
-    if (c == NULL)
+    if (stage == 1) {
+        /* The whole connection: the lookup reads its first line, the
+         * tracker most of the rest. */
+        if ((c = *b) != NULL)
+            for (size_t off = 0; off < sizeof *c; off += 64)
+                __builtin_prefetch((const char *)c + off);
         return;
-    /* The whole connection: the lookup reads its first line, the tracker
-     * and the age list most of the rest. */
-    for (size_t off = 0; off < sizeof(struct ls_conn); off += 64)
-        __builtin_prefetch(c + off, 1);
+    }
+    for (c = *b; c != NULL; c = c->hash_next) {
+        if (c->hash != hash)
+            continue;
+        /* What handling the packet will touch through the connection: the
+         * held segments delivery and appending start from, and the
+         * neighbours that moving it to the end of the age list rewrites. */
+        for (int d = 0; d < 2; d++) {
+            __builtin_prefetch(c->half[d].rs.head);
+            __builtin_prefetch(c->half[d].rs.tail);
+        }
+        __builtin_prefetch(c->age_prev);
+        __builtin_prefetch(c->age_next);
+        return;
+    }
 }
 
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)

@@ -98,9 +98,11 @@ void ls_flow_free(struct ls_flow_table *ft);
  * hook. Advances the clock (see ls_flow_advance) first. */
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts);
 
-/* A hint for a TCP packet that ls_flow_input will see shortly: stage 0
- * prefetches its hash bucket, stage 1 (a few packets later, when the bucket
- * has arrived) the connection the bucket leads to. Changes nothing. */
+/* A hint for a TCP packet that ls_flow_input will see shortly, in three
+ * stages a few packets apart, each reading what the one before fetched:
+ * 0 prefetches its hash bucket, 1 the connection the bucket leads to, 2 the
+ * memory handling the packet will reach through the connection. Changes
+ * nothing. */
 void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, int stage);
 
 /* Moves the capture clock to `ts` (never backwards) and closes connections

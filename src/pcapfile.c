@@ -20,11 +20,11 @@
 #define REC_HDR  16
 /* Pages are mapped in ahead of the reader, and dropped behind it, this
  * many bytes at a time. */
-#define WINDOW ((size_t)4 << 20)
+#define WINDOW ((size_t)1 << 20)
 /* Records are prefetched into the cache this many bytes ahead of the
  * reader: a record is first touched by whoever handles it, and waiting for
  * memory there costs more than the prefetches. */
-#define PREFETCH_DISTANCE ((size_t)16 << 10)
+#define PREFETCH_DISTANCE ((size_t)64 << 10)
 
 struct ls_pcapfile {
     const uint8_t *base;
