@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lalloc.h"
 #include "script.h"
 
 #if LUA_VERSION_NUM != 504
@@ -62,6 +63,8 @@ struct ls_script {
     ls_script_ifstats_fn ifstats; /* live interfaces' counters, or NULL */
     void *ifstats_ud;
     size_t keep_default; /* sniff.keep_packets(): frame budget of new connections */
+    /* the block cache behind the state's allocator, freed after lua_close */
+    struct ls_lalloc alloc;
 };
 
 /* One C -> Lua call, described on the caller's stack and read by the

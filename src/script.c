@@ -58,20 +58,21 @@ static const char builtin_summary[] =
 
 /* Counts the bytes Lua holds and enforces cfg.max_memory. Refusing an
  * allocation makes Lua raise a memory error, which the protected call
- * around every handler turns into an ordinary script error. */
+ * around every handler turns into an ordinary script error. The count is of
+ * the bytes Lua asked for; the block cache (lalloc.c) rounds up behind it. */
 static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct ls_script *s = ud;
     if (ptr == NULL)
         osize = 0; /* osize then encodes the object type, not a size */
     if (nsize == 0) {
-        free(ptr);
+        ls_lalloc_realloc(&s->alloc, ptr, osize, 0);
         s->mem -= osize;
         return NULL;
     }
     if (s->cfg.max_memory && nsize > osize && s->mem - osize + nsize > s->cfg.max_memory)
         return NULL;
-    void *p = realloc(ptr, nsize);
+    void *p = ls_lalloc_realloc(&s->alloc, ptr, osize, nsize);
     if (p == NULL)
         return NULL;
     s->mem = s->mem - osize + nsize;
@@ -455,9 +456,11 @@ struct ls_script *ls_script_new(const struct ls_script_config *cfg, struct ls_fl
     s->unanchored = true;
     for (int i = 0; i < LS_H__COUNT; i++)
         s->ref[i] = LUA_NOREF;
+    ls_lalloc_init(&s->alloc, LS_LALLOC_CACHE_DEFAULT);
     s->L = lua_newstate(lalloc, s);
     if (s->L == NULL) {
         snprintf(errbuf, LS_ERRBUF_SIZE, "cannot create the Lua state: out of memory");
+        ls_lalloc_close(&s->alloc);
         free(s);
         return NULL;
     }
@@ -602,7 +605,8 @@ void ls_script_free(struct ls_script *s)
     }
     ls_llib_timers_free(s);
     lua_close(s->L); /* finalizers run; their warnings reach the log */
-    free(s->heap);   /* again: a finalizer may have scheduled a timer */
+    ls_lalloc_close(&s->alloc);
+    free(s->heap); /* again: a finalizer may have scheduled a timer */
     free(s->filter);
     free(s);
 }
