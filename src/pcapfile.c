@@ -22,9 +22,11 @@
  * many bytes at a time. */
 #define WINDOW ((size_t)1 << 20)
 /* Records are prefetched into the cache this many bytes ahead of the
- * reader: a record is first touched by whoever handles it, and waiting for
- * memory there costs more than the prefetches. */
-#define PREFETCH_DISTANCE ((size_t)64 << 10)
+ * furthest cursor: waiting for memory where a record is first touched costs
+ * more than the prefetches. Far enough to cover the memory latency for a
+ * few large records, near enough that the lines of many small ones are not
+ * evicted again before their turn. */
+#define PREFETCH_DISTANCE ((size_t)32 << 10)
 
 struct ls_pcapfile {
     const uint8_t *base;
@@ -278,6 +280,18 @@ static void slide_window(struct ls_pcapfile *f)
     }
 }
 
+/* Prefetches the file up to PREFETCH_DISTANCE past `pos`, continuing
+ * where the last call stopped. */
+static void prefetch_from(struct ls_pcapfile *f, size_t pos)
+{
+    size_t end = pos + PREFETCH_DISTANCE < f->size ? pos + PREFETCH_DISTANCE : f->size;
+
+    if (f->prefetched < pos)
+        f->prefetched = pos;
+    for (; f->prefetched < end; f->prefetched += 64)
+        __builtin_prefetch(f->base + f->prefetched);
+}
+
 /* The record at `off`: its header fields, or a reason it is bad (NULL when
  * the file simply ends there). */
 static const char *record_at(const struct ls_pcapfile *f, size_t off, struct ls_pcapfile_rec *rec,
@@ -330,11 +344,7 @@ int ls_pcapfile_next(struct ls_pcapfile *f, struct ls_pcapfile_rec *rec,
     if (f->off >= f->size)
         return 0;
     slide_window(f);
-    if (f->prefetched < f->off)
-        f->prefetched = f->off;
-    for (size_t end = f->off + PREFETCH_DISTANCE; f->prefetched < end && f->prefetched < f->size;
-         f->prefetched += 64)
-        __builtin_prefetch(f->base + f->prefetched);
+    prefetch_from(f, f->off);
     bad = record_at(f, f->off, rec, &stored, why, sizeof why);
     if (bad == NULL && stored > 0)
         (void)*(const volatile uint8_t *)(rec->data + stored - 1); /* faults now, if at all */
@@ -365,6 +375,7 @@ bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *ca
         record_at(f, f->ahead_off, &rec, &stored, why, sizeof why) != NULL)
         return false;
     f->ahead_off += REC_HDR + (size_t)stored;
+    prefetch_from(f, f->ahead_off);
     *data = rec.data;
     *caplen = rec.caplen;
     *wirelen = rec.wirelen;
