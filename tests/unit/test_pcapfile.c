@@ -311,8 +311,12 @@ static void test_not_taken(void **state)
 static void test_snaplen(void **state)
 {
     (void)state;
-    static const uint32_t in[] = {0, 1, 100, 65535, 262143, 262144, 262145, 0x7fffffff, 0xffffffff};
-    static const uint32_t out[] = {262144, 1, 100, 65535, 262143, 262144, 262144, 262144, 262144};
+    /* As libpcap reads it: 0 and values too large for an int are the
+     * maximum; the rest stay, even above the maximum. */
+    static const uint32_t in[] = {0,      1,      100,        65535,      262143,    262144,
+                                  262145, 300000, 0x7fffffff, 0x80000000, 0xffffffff};
+    static const uint32_t out[] = {262144, 1,      100,        65535,  262143, 262144,
+                                   262145, 300000, 0x7fffffff, 262144, 262144};
     struct file f = {0};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         start(&f, i % 2 == 0, MAGIC_USEC, 2, 4, in[i], 1);
@@ -342,13 +346,14 @@ static void test_snaplen(void **state)
     expect_end(r);
     ls_pcapfile_close(r);
 
-    /* The largest record there may be, whole with snaplen 0, cut with 65535. */
-    for (int cut = 0; cut < 2; cut++) {
-        start_simple(&f, cut ? 65535 : 0);
+    /* The largest record there may be, whole with snaplen 0 and with one
+     * above the maximum, cut with 65535. */
+    for (int cut = 0; cut < 3; cut++) {
+        start_simple(&f, cut == 1 ? 65535 : cut == 2 ? 300000 : 0);
         d0 = record(&f, 1, 2, 262144, 262144, 5);
         d1 = record(&f, 3, 4, 1, 1, 6);
         r = open_mem(&f);
-        expect_rec(r, f.b + d0, cut ? 65535 : 262144, 262144, 1, 2, 5);
+        expect_rec(r, f.b + d0, cut == 1 ? 65535 : 262144, 262144, 1, 2, 5);
         expect_rec(r, f.b + d1, 1, 1, 3, 4, 6);
         expect_end(r);
         ls_pcapfile_close(r);
@@ -392,6 +397,14 @@ static void test_caplen_too_big(void **state)
     r = open_mem(&f);
     expect_error(r, "mem.pcap: read error after record 0: invalid packet capture length 262145, "
                     "bigger than snaplen of 262144 (at byte offset 24)");
+    ls_pcapfile_close(r);
+
+    /* With a snapshot length above the limit, libpcap names the limit. */
+    start(&f, false, MAGIC_USEC, 2, 4, 300000, 1);
+    record_n(&f, 1, 2, 262145, 262145, 4, 10);
+    r = open_mem(&f);
+    expect_error(r, "mem.pcap: read error after record 0: invalid packet capture length 262145, "
+                    "bigger than maximum of 262144 (at byte offset 24)");
     ls_pcapfile_close(r);
     free(f.b);
 }
@@ -445,6 +458,15 @@ static void test_truncated(void **state)
     r = open_mem(&f);
     expect_error(r, "mem.pcap: read error after record 0: truncated dump file; tried to read 150 "
                     "captured bytes, only got 120 (at byte offset 24)");
+    ls_pcapfile_close(r);
+
+    /* ... and cut short before it: libpcap fails reading the snapshot
+     * length, and names that. */
+    start_simple(&f, 100);
+    record_n(&f, 3, 4, 150, 150, 2, 60);
+    r = open_mem(&f);
+    expect_error(r, "mem.pcap: read error after record 0: truncated dump file; tried to read 100 "
+                    "captured bytes, only got 60 (at byte offset 24)");
     ls_pcapfile_close(r);
     free(f.b);
 }
