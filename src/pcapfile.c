@@ -167,8 +167,10 @@ static bool parse_header(struct ls_pcapfile *f)
     if (!linktype_taken(linktype)) /* FCS bits in the upper half fail here too */
         return false;
     f->linktype = (int)linktype;
-    f->snaplen =
-        snaplen == 0 || snaplen > LS_PCAPFILE_MAX_CAPLEN ? LS_PCAPFILE_MAX_CAPLEN : snaplen;
+    /* As libpcap reads it: 0, or too large for an int, is the maximum; any
+     * other value stays, even above the maximum (where it cuts nothing:
+     * records above the maximum are errors anyway). */
+    f->snaplen = snaplen == 0 || snaplen > INT32_MAX ? LS_PCAPFILE_MAX_CAPLEN : snaplen;
     f->off = f->ahead_off = FILE_HDR;
     return true;
 }
@@ -322,8 +324,11 @@ static const char *record_at(const struct ls_pcapfile *f, size_t off, struct ls_
         return why;
     }
     if (caplen > left - REC_HDR) {
+        /* Above the snapshot length libpcap reads that much first, and
+         * names it when even that is not there. */
+        uint32_t want = caplen > f->snaplen && left - REC_HDR < f->snaplen ? f->snaplen : caplen;
         snprintf(why, whysize, "truncated dump file; tried to read %u captured bytes, only got %zu",
-                 caplen, left - REC_HDR);
+                 want, left - REC_HDR);
         return why;
     }
     *stored = caplen;

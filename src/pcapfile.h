@@ -42,8 +42,9 @@ int ls_pcapfile_open(struct ls_pcapfile **out, const char *path, const char *nam
 int ls_pcapfile_open_mem(struct ls_pcapfile **out, const uint8_t *base, size_t size,
                          const char *name);
 
-/* The file header's LINKTYPE_ value and snapshot length (0 or too large in
- * the file: LS_PCAPFILE_MAX_CAPLEN, as libpcap reads it). */
+/* The file header's LINKTYPE_ value and snapshot length (0 or above
+ * INT32_MAX in the file: LS_PCAPFILE_MAX_CAPLEN; other values as stored,
+ * even above the maximum, as libpcap reads them). */
 int ls_pcapfile_linktype(const struct ls_pcapfile *f);
 uint32_t ls_pcapfile_snaplen(const struct ls_pcapfile *f);
 
