@@ -107,11 +107,19 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
             return false;
         /* A piece that continues the stream in order is usually followed
          * by more: give it room for several segments, so they are appended
-         * to one block and an ACK releases them in one delivery. Pieces
-         * past a hole get just what they need. */
+         * to one block and an ACK releases them in one delivery. How many
+         * grows with what the stream has carried so far (twice that, up to
+         * a full block), because most streams are short and a block is held
+         * until its bytes are acknowledged. Pieces past a hole get just what
+         * they need. */
         size_t room = chunk;
-        if (off == ls_reasm_held_end(r) && room < IN_ORDER_BLOCK - SEG_HDR)
-            room = IN_ORDER_BLOCK - SEG_HDR;
+        if (off == ls_reasm_held_end(r)) {
+            uint64_t carried = r->delivered + r->held + chunk;
+            size_t target = carried < (IN_ORDER_BLOCK - SEG_HDR) / 2 ? (size_t)carried * 2
+                                                                     : IN_ORDER_BLOCK - SEG_HDR;
+            if (room < target)
+                room = target;
+        }
         size_t want = SEG_HDR + room;
         struct ls_seg *s = ls_pool_alloc(ctx->pool, want, &got);
         if (!s)
