@@ -476,13 +476,13 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pk
             continue;
         /* What handling the packet will touch through the connection: the
          * held segments delivery and appending start from, and the
-         * neighbours that moving it to the end of the age list rewrites. */
-        for (int d = 0; d < 2; d++) {
-            __builtin_prefetch(c->half[d].rs.head);
-            __builtin_prefetch(c->half[d].rs.tail);
-        }
-        __builtin_prefetch(c->age_prev);
-        __builtin_prefetch(c->age_next);
+         * neighbours that moving it to the end of the age list rewrites.
+         * NULL is skipped: a prefetch of an unmapped page costs a page walk. */
+        const void *next[6] = {c->half[0].rs.head, c->half[0].rs.tail, c->half[1].rs.head,
+                               c->half[1].rs.tail, c->age_prev,        c->age_next};
+        for (size_t i = 0; i < LS_ARRAY_SIZE(next); i++)
+            if (next[i] != NULL)
+                __builtin_prefetch(next[i]);
         return;
     }
 }

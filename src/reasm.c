@@ -108,15 +108,15 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
         /* A piece that continues the stream in order is usually followed
          * by more: give it room for several segments, so they are appended
          * to one block and an ACK releases them in one delivery. How many
-         * grows with what the stream has carried so far (twice that, up to
-         * a full block), because most streams are short and a block is held
-         * until its bytes are acknowledged. Pieces past a hole get just what
-         * they need. */
+         * grows with what the stream has carried so far (as much again, up
+         * to a full block; the size class rounds up), because most streams
+         * are short and a block is held until its bytes are acknowledged.
+         * Pieces past a hole get just what they need. */
         size_t room = chunk;
         if (off == ls_reasm_held_end(r)) {
             uint64_t carried = r->delivered + r->held + chunk;
-            size_t target = carried < (IN_ORDER_BLOCK - SEG_HDR) / 2 ? (size_t)carried * 2
-                                                                     : IN_ORDER_BLOCK - SEG_HDR;
+            size_t target =
+                carried < IN_ORDER_BLOCK - SEG_HDR ? (size_t)carried : IN_ORDER_BLOCK - SEG_HDR;
             if (room < target)
                 room = target;
         }
