@@ -50,6 +50,7 @@ _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode)
 struct ahead_slot {
     const uint8_t *data; /* the record, or NULL */
     enum ls_decode_status status;
+    uint32_t hash; /* ls_flow_hash, for TCP */
     struct ls_packet pkt;
 };
 
@@ -240,7 +241,7 @@ static void prefetch_back(struct ls_app *a, uint64_t back, int stage)
     const struct ahead_slot *s = &a->ring[(a->ahead_seq - back) & (AHEAD_RING - 1)];
 
     if (a->ahead_seq >= back && s->data != NULL && s->status == LS_DECODE_TCP)
-        ls_flow_prefetch(a->ft, &s->pkt, stage);
+        ls_flow_prefetch(a->ft, s->hash, stage);
 }
 
 /* A record ahead of its turn (see AHEAD): decoded into the ring, and the
@@ -251,8 +252,11 @@ static void on_ahead(void *ud, const uint8_t *data, uint32_t caplen, uint32_t wi
     struct ahead_slot *s = &a->ring[a->ahead_seq & (AHEAD_RING - 1)];
 
     s->data = data;
-    if (data != NULL)
+    if (data != NULL) {
         s->status = ls_decode(a->link, data, caplen, wirelen, &s->pkt);
+        if (s->status == LS_DECODE_TCP)
+            s->hash = ls_flow_hash(a->ft, &s->pkt);
+    }
     prefetch_back(a, 0, 0);
     prefetch_back(a, AHEAD / 2, 1);
     prefetch_back(a, AHEAD * 3 / 4, 2);

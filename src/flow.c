@@ -453,9 +453,13 @@ void ls_flow_advance(struct ls_flow_table *ft, double ts)
         run_pending_closes(ft);
 }
 
-void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, int stage)
+uint32_t ls_flow_hash(const struct ls_flow_table *ft, const struct ls_packet *pkt)
 {
-    uint32_t hash = packet_hash(ft, pkt);
+    return packet_hash(ft, pkt);
+}
+
+void ls_flow_prefetch(const struct ls_flow_table *ft, uint32_t hash, int stage)
+{
     struct ls_conn *const *b = &ft->buckets[hash & (ft->nbuckets - 1)];
     const struct ls_conn *c;
 
