@@ -40,12 +40,13 @@ _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode)
                "struct ls_stats.decode is too small for enum ls_decode_status");
 
 /* Records of a mapped file are seen this many ahead of their turn and
- * decoded then. Their connection is fetched in three steps, each once the
- * previous one has arrived: the hash bucket at AHEAD records before the
- * record's turn, the connection at AHEAD / 2, what the connection points to
- * (held bytes, its neighbours in the age list) at AHEAD / 4. */
-#define AHEAD      12
-#define AHEAD_RING 16 /* a power of two above AHEAD */
+ * decoded then. What handling a record touches is fetched in four steps,
+ * each once the previous one has arrived: the hash bucket AHEAD records
+ * before its turn, the connection at AHEAD / 2, what the connection points
+ * to (held segments, age-list neighbours) at AHEAD / 4, and the held bytes
+ * its ACK may release at AHEAD / 8. */
+#define AHEAD      16
+#define AHEAD_RING 32 /* a power of two above AHEAD */
 
 struct ahead_slot {
     const uint8_t *data; /* the record, or NULL */
@@ -241,7 +242,7 @@ static void prefetch_back(struct ls_app *a, uint64_t back, int stage)
     const struct ahead_slot *s = &a->ring[(a->ahead_seq - back) & (AHEAD_RING - 1)];
 
     if (a->ahead_seq >= back && s->data != NULL && s->status == LS_DECODE_TCP)
-        ls_flow_prefetch(a->ft, s->hash, stage);
+        ls_flow_prefetch(a->ft, &s->pkt, s->hash, stage);
 }
 
 /* A record ahead of its turn (see AHEAD): decoded into the ring, and the
@@ -260,6 +261,7 @@ static void on_ahead(void *ud, const uint8_t *data, uint32_t caplen, uint32_t wi
     prefetch_back(a, 0, 0);
     prefetch_back(a, AHEAD / 2, 1);
     prefetch_back(a, AHEAD * 3 / 4, 2);
+    prefetch_back(a, AHEAD * 7 / 8, 3);
     a->ahead_seq++;
 }
 

@@ -458,7 +458,8 @@ uint32_t ls_flow_hash(const struct ls_flow_table *ft, const struct ls_packet *pk
     return packet_hash(ft, pkt);
 }
 
-void ls_flow_prefetch(const struct ls_flow_table *ft, uint32_t hash, int stage)
+void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash,
+                      int stage)
 {
     struct ls_conn *const *b = &ft->buckets[hash & (ft->nbuckets - 1)];
     const struct ls_conn *c;
@@ -475,13 +476,17 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, uint32_t hash, int stage)
                 __builtin_prefetch((const char *)c + off);
         return;
     }
-    for (c = *b; c != NULL; c = c->hash_next) {
-        if (c->hash != hash)
-            continue;
-        /* What handling the packet will touch through the connection: the
-         * held segments delivery and appending start from, and the
+    int dir = -1;
+    for (c = *b; c != NULL; c = c->hash_next)
+        if (c->hash == hash && (dir = packet_dir(c, pkt)) >= 0)
+            break;
+    if (c == NULL)
+        return;
+    if (stage == 2) {
+        /* What handling the packet will reach through the connection: the
+         * held segments that delivery and appending start from, and the
          * neighbours that moving it to the end of the age list rewrites.
-         * NULL is skipped: a prefetch of an unmapped page costs a page walk. */
+         * NULL is skipped: a prefetch of an unmapped page costs a walk. */
         const void *next[6] = {c->half[0].rs.head, c->half[0].rs.tail, c->half[1].rs.head,
                                c->half[1].rs.tail, c->age_prev,        c->age_next};
         for (size_t i = 0; i < LS_ARRAY_SIZE(next); i++)
@@ -489,6 +494,9 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, uint32_t hash, int stage)
                 __builtin_prefetch(next[i]);
         return;
     }
+    /* The bytes this packet's ACK may release: the peer's held data. */
+    if (pkt->flags & LS_TCP_ACK)
+        ls_reasm_prefetch(&c->half[!dir].rs);
 }
 
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)

@@ -101,12 +101,13 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
 /* The table's hash of a TCP packet's connection (for ls_flow_prefetch). */
 uint32_t ls_flow_hash(const struct ls_flow_table *ft, const struct ls_packet *pkt);
 
-/* A hint for a TCP packet of hash `hash` that ls_flow_input will see
- * shortly, in three stages a few packets apart, each reading what the one
- * before fetched: 0 prefetches its hash bucket, 1 the connection the bucket
- * leads to, 2 the memory handling the packet will reach through the
- * connection. Changes nothing. */
-void ls_flow_prefetch(const struct ls_flow_table *ft, uint32_t hash, int stage);
+/* A hint for a TCP packet (of ls_flow_hash `hash`) that ls_flow_input
+ * will see shortly, in four stages a few packets apart, each reading what
+ * the one before fetched: 0 prefetches its hash bucket, 1 the connection
+ * the bucket leads to, 2 the memory handling the packet will reach through
+ * the connection, 3 the held bytes its ACK may release. Changes nothing. */
+void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash,
+                      int stage);
 
 /* Moves the capture clock to `ts` (never backwards) and closes connections
  * idle for longer than the timeout (reason "timeout"). May call hooks. */

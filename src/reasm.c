@@ -58,6 +58,17 @@ uint64_t ls_reasm_contig_end(const struct ls_reasm *r)
     return end;
 }
 
+void ls_reasm_prefetch(const struct ls_reasm *r)
+{
+    const struct ls_seg *s = r->head;
+
+    if (s == NULL || s->off != r->next)
+        return;
+    size_t n = s->len < IN_ORDER_BLOCK ? s->len : IN_ORDER_BLOCK;
+    for (size_t i = 0; i < n; i += 64)
+        __builtin_prefetch(s->data + s->start + i);
+}
+
 uint64_t ls_reasm_held_end(const struct ls_reasm *r)
 {
     return r->tail ? seg_end(r->tail) : r->next;

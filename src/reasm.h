@@ -77,6 +77,11 @@ void ls_reasm_flush(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud);
 /* Offset one past the contiguous bytes from r->next (delivered or held). */
 uint64_t ls_reasm_contig_end(const struct ls_reasm *r);
 
+/* A hint before a packet whose ACK may release this direction's bytes:
+ * prefetches the held bytes that continue the stream (up to one in-order
+ * block), which delivery is about to copy. Changes nothing. */
+void ls_reasm_prefetch(const struct ls_reasm *r);
+
 /* Offset one past the highest byte held, or r->next when nothing is held. */
 uint64_t ls_reasm_held_end(const struct ls_reasm *r);
 
