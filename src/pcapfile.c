@@ -217,7 +217,11 @@ int ls_pcapfile_open(struct ls_pcapfile **out, const char *path, const char *nam
     int fd;
 
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Only regular files: opening a FIFO here would block for a writer, or
+     * take data meant for libpcap's open. */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return LS_EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return LS_EINVAL;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FILE_HDR ||
