@@ -48,6 +48,10 @@ struct ls_pcapfile {
     size_t prefetch_distance;
     bool populate_ok;
     size_t page;
+    int fd;           /* kept open to notice the file shrinking; -1 in memory */
+    bool cut;         /* the file was found shorter than when it was mapped */
+    size_t valid_end; /* where the file's data ends (size, unless cut) */
+    bool failed;      /* an error was reported: the end */
     char *name;
 };
 
@@ -109,9 +113,24 @@ static void guard_off(const uint8_t *base)
     guard_size = 0;
 }
 
-static bool shrunk(const struct ls_pcapfile *f)
+/* The guard caught a fault in this reader's mapping. */
+static bool faulted(const struct ls_pcapfile *f)
 {
     return f->mapped && guard_base == f->base && guard_shrunk;
+}
+
+/* Whether the file is now shorter than when it was mapped, and where its
+ * data ends. A file cut to a size that is not a page multiple faults only
+ * past the page of its new end (the bytes before that read as zeros), so
+ * the size is checked as the window moves as well as after a fault. */
+static void check_size(struct ls_pcapfile *f)
+{
+    struct stat st;
+
+    if (f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->valid_end) {
+        f->cut = true;
+        f->valid_end = (size_t)st.st_size;
+    }
 }
 
 /* ---- header -------------------------------------------------------------- */
@@ -189,7 +208,8 @@ static struct ls_pcapfile *new_reader(const uint8_t *base, size_t size, const ch
         return NULL;
     }
     f->base = base;
-    f->size = size;
+    f->size = f->valid_end = size;
+    f->fd = -1;
     return f;
 }
 
@@ -230,20 +250,23 @@ int ls_pcapfile_open(struct ls_pcapfile **out, const char *path, const char *nam
         return LS_EINVAL;
     }
     base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd); /* the mapping keeps the file */
-    if (base == MAP_FAILED)
+    if (base == MAP_FAILED) {
+        close(fd);
         return LS_EINVAL;
+    }
     f = new_reader(base, (size_t)st.st_size, name);
     if (f == NULL) {
         munmap(base, (size_t)st.st_size);
+        close(fd);
         return LS_ENOMEM;
     }
+    f->fd = fd;
     f->mapped = true;
     f->populate_ok = true;
     f->page = (size_t)sysconf(_SC_PAGESIZE);
     guard_on(f->base, f->size);
     /* The header is read under the guard: the file may already be shrinking. */
-    if (!parse_header(f) || shrunk(f)) {
+    if (!parse_header(f) || faulted(f)) {
         ls_pcapfile_close(f);
         return LS_EINVAL;
     }
@@ -271,6 +294,8 @@ static void slide_window(struct ls_pcapfile *f)
 {
     if (!f->mapped)
         return;
+    if (f->off + WINDOW / 2 > f->populated && f->populated < f->size)
+        check_size(f);
     if (f->populate_ok && f->off + WINDOW / 2 > f->populated && f->populated < f->size) {
         size_t from = f->populated & ~(f->page - 1);
         size_t len = f->size - from < WINDOW ? f->size - from : WINDOW;
@@ -355,19 +380,28 @@ int ls_pcapfile_next(struct ls_pcapfile *f, struct ls_pcapfile_rec *rec,
     uint32_t stored = 0;
     const char *bad;
 
-    if (f->off >= f->size)
+    if (f->failed || f->off >= f->size)
         return 0;
     slide_window(f);
     prefetch_from(f, f->off);
     bad = record_at(f, f->off, rec, &stored, why, sizeof why);
     if (bad == NULL && stored > 0)
         (void)*(const volatile uint8_t *)(rec->data + stored - 1); /* faults now, if at all */
-    if (shrunk(f))
+    /* A header of zeros is what a cut inside a page reads as: worth a
+     * look at the size (real captures never have one). */
+    if (faulted(f) ||
+        (bad == NULL && rec->sec == 0 && rec->usec == 0 && stored == 0 && rec->wirelen == 0))
+        check_size(f);
+    /* Past a cut, what the record says is zeros, not the file. A fault
+     * with the size intact (an I/O error under the mapping) ends it too. */
+    if ((f->cut && f->off + REC_HDR + (bad == NULL ? stored : 0) > f->valid_end) ||
+        (faulted(f) && !f->cut))
         bad = "the file shrank while being read";
     if (bad != NULL) {
         snprintf(errbuf, LS_ERRBUF_SIZE,
                  "%s: read error after record %llu: %s (at byte offset %zu)", f->name,
                  (unsigned long long)f->records, bad, f->off);
+        f->failed = true;
         f->off = f->size;
         return LS_EIO;
     }
@@ -391,7 +425,7 @@ bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *ca
 
     if (f->ahead_off < f->off)
         f->ahead_off = f->off;
-    if (f->ahead_off >= f->size || shrunk(f) ||
+    if (f->ahead_off >= f->size || faulted(f) || f->cut ||
         record_at(f, f->ahead_off, &rec, &stored, why, sizeof why) != NULL)
         return false;
     f->ahead_off += REC_HDR + (size_t)stored;
@@ -416,6 +450,8 @@ void ls_pcapfile_close(struct ls_pcapfile *f)
         guard_off(f->base);
         munmap((void *)(uintptr_t)f->base, f->size);
     }
+    if (f->fd >= 0)
+        close(f->fd);
     free(f->name);
     free(f);
 }
