@@ -39,12 +39,12 @@
 _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode),
                "struct ls_stats.decode is too small for enum ls_decode_status");
 
-/* Records of a mapped file are seen this many ahead of their turn and
- * decoded then. What handling a record touches is fetched in four steps,
- * each once the previous one has arrived: the hash bucket AHEAD records
- * before its turn, the connection at AHEAD / 2, what the connection points
- * to (held segments, age-list neighbours) at AHEAD / 4, and the held bytes
- * its ACK may release at AHEAD / 8. */
+/* Records of a file our reader takes are seen this many ahead of their
+ * turn and decoded then (the decode is reused when the record's address has
+ * not changed by its turn, see ls_capture_set_ahead). What handling a record touches is fetched in
+ * four steps, each once the previous one has arrived: the hash bucket AHEAD records before its
+ * turn, the connection at AHEAD / 2, what the connection points to (held segments, age-list
+ * neighbours) at AHEAD / 4, and the held bytes its ACK may release at AHEAD / 8. */
 #define AHEAD      16
 #define AHEAD_RING 32 /* a power of two above AHEAD */
 

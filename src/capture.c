@@ -57,7 +57,7 @@ struct ls_capture {
         struct bpf_program prog;
     } ngf[NG_FILTERS];
     int nngf;
-    /* A classic pcap file we map ourselves (see open_mapped); then p is a
+    /* A classic pcap file we read ourselves (see open_own); then p is a
      * dead handle that only compiles the filter and opens -w files. */
     struct ls_pcapfile *pf;
     ls_capture_ahead_fn ahead_fn;
@@ -210,13 +210,13 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
     return n;
 }
 
-/* ---- classic pcap files we map ---------------------------------------- */
+/* ---- classic pcap files we read ---------------------------------------- */
 
-/* A regular classic pcap file: our reader maps it (see pcapfile.h), and a
+/* A regular classic pcap file: our reader takes it (see pcapfile.h), and a
  * dead libpcap handle with its link type and snapshot length compiles the
  * filter and writes -w. Returns false, having changed nothing, for files to
  * leave to libpcap. */
-static bool open_mapped(struct ls_capture *cap, const char *path)
+static bool open_own(struct ls_capture *cap, const char *path)
 {
     if (ls_pcapfile_open(&cap->pf, path, cap->name) != 0)
         return false;
@@ -331,7 +331,7 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
     }
     /* Microseconds are what every tool prints; asking for them explicitly
      * also makes nanosecond files come out in the same unit. */
-    if (cap->path == NULL || !open_mapped(cap, cap->path))
+    if (cap->path == NULL || !open_own(cap, cap->path))
         cap->p = open_offline(path, pcerr, &cap->pcapng);
     if (cap->p == NULL) {
         int rc = open_pcapng(cap, cap->path, filter, errbuf);

@@ -49,12 +49,15 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
 int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void *ud,
                         char errbuf[LS_ERRBUF_SIZE]);
 
-/* For a source whose frames stay in place until it closes (a classic pcap
- * file, which is mapped): before the frame callback for record i, `fn` will
- * have been called for records 0..i+distance, once each and in order,
- * filtered or not, so that the caller can prefetch what a record will touch
- * before it arrives. The `data` passed to both stays valid until
- * ls_capture_close. Returns false, doing nothing, for other sources. */
+/* For a source read by our own reader (a classic pcap file): before the
+ * frame callback for record i, `fn` will have been called for records
+ * 0..i+distance, once each and in order, filtered or not, so that the
+ * caller can decode a record and prefetch what it will touch before its
+ * turn. `data` is valid during the `fn` call only: the reader's buffer may
+ * move before the record's frame callback, which then gets it at a lower
+ * address (never the same one), so compare the pointers before reusing
+ * anything derived from them. Returns false, doing nothing, for other
+ * sources. */
 bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *ud, int distance);
 
 /* Makes a running ls_capture_dispatch return after the current frame; safe

@@ -1,7 +1,7 @@
 /* pcapfile.h: a reader for classic pcap files (tcpdump's format, version
- * 2.4, micro- or nanosecond timestamps, either byte order) that maps the
- * file instead of reading it. Frames are handed out where they lie, without
- * a copy, and stay readable until the reader closes; records past the
+ * 2.4, micro- or nanosecond timestamps, either byte order) that reads the
+ * file a megabyte at a time into one buffer and hands frames out where they
+ * lie in it, without copying each record as libpcap does. Records past the
  * current one can be looked at early, so the caller can prefetch what they
  * will touch. capture.c uses it for regular files and leaves everything else
  * (pcapng, stdin, pipes, older versions, unusual link types) to libpcap.
@@ -19,7 +19,9 @@
  * this reader takes. */
 #define LS_PCAPFILE_MAX_CAPLEN 262144u
 
-/* One record; data stays valid until ls_pcapfile_close. */
+/* One record. Its data stays valid until the next ls_pcapfile_next or
+ * ls_pcapfile_ahead call (either may move the buffer), or, for a reader
+ * over memory, as long as that memory. */
 struct ls_pcapfile_rec {
     int64_t sec;   /* capture time: seconds (the file's signed 32 bits) */
     uint32_t usec; /* and microseconds (nanosecond files are truncated, as libpcap does) */
@@ -30,7 +32,7 @@ struct ls_pcapfile_rec {
 
 struct ls_pcapfile;
 
-/* Maps `path` when it is a regular file in a format this reader takes;
+/* Opens `path` when it is a regular file in a format this reader takes;
  * `name` (copied) names it in messages. Returns 0; LS_EINVAL when the file
  * is not one for this reader (missing, not regular, not classic pcap 2.4, a
  * link type outside the decoder's, FCS bits set): the caller should hand it
@@ -57,14 +59,18 @@ int ls_pcapfile_next(struct ls_pcapfile *f, struct ls_pcapfile_rec *rec,
 
 /* Looks ahead: the record after the last one looked at this way, starting
  * with the next one ls_pcapfile_next will return. A hint only (it reads no
- * further than the first damage): returns false past the end or at damage. */
+ * further than the first damage, nor further than the buffer holds from
+ * the next record on): returns false past the end or at damage. *data is
+ * valid as rec.data is; when ls_pcapfile_next returns the same record later,
+ * it is at the same address unless the buffer moved in between (then at a
+ * lower one). */
 bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *caplen,
                        uint32_t *wirelen);
 
 /* Bytes of the file consumed so far, and its size. */
 void ls_pcapfile_position(const struct ls_pcapfile *f, uint64_t *done, uint64_t *total);
 
-/* Unmaps the file and frees the reader. NULL is ignored. */
+/* Closes the file and frees the reader. NULL is ignored. */
 void ls_pcapfile_close(struct ls_pcapfile *f);
 
 #endif

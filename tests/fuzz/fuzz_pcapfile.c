@@ -1,5 +1,5 @@
 /* fuzz_pcapfile.c: libFuzzer target for the classic pcap reader, over the
- * input in memory (ls_pcapfile_open_mem, the parser the mapped path uses).
+ * input in memory (ls_pcapfile_open_mem, the parser the file path uses).
  * Reads to the end or the first error, calling the look-ahead cursor 0 to 3
  * times before each record in a pattern taken from the header's thiszone
  * field (which the reader ignores), and sums every byte handed out. Aborts
