@@ -1,6 +1,6 @@
 /* pcapfile.h: a reader for classic pcap files (tcpdump's format, version
  * 2.4, micro- or nanosecond timestamps, either byte order) that reads the
- * file a megabyte at a time into one buffer and hands frames out where they
+ * file in large blocks into one buffer and hands frames out where they
  * lie in it, without copying each record as libpcap does. Records past the
  * current one can be looked at early, so the caller can prefetch what they
  * will touch. capture.c uses it for regular files and leaves everything else
