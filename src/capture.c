@@ -178,6 +178,19 @@ static const struct bpf_program *ng_filter(struct ls_capture *cap, int linktype,
     return cap->ngf[i].ok ? &cap->ngf[i].prog : NULL;
 }
 
+/* How a dispatch through our own readers ends, from the reader's last
+ * result `rc` (1 more, 0 end, < 0 error) and the `n` records read. */
+static int dispatch_end(struct ls_capture *cap, int rc, int n)
+{
+    if (rc < 0) {
+        cap->eof = true;
+        return LS_EIO;
+    }
+    if (rc == 0 && !cap->brk)
+        cap->eof = true;
+    return n;
+}
+
 static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SIZE])
 {
     struct ls_pcapng_rec rec;
@@ -201,13 +214,7 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
         }
         cap->fn(cap->ud, rec.ts, rec.data, rec.caplen, rec.wirelen);
     }
-    if (rc < 0) {
-        cap->eof = true;
-        return LS_EIO;
-    }
-    if (rc == 0 && !cap->brk)
-        cap->eof = true;
-    return n;
+    return dispatch_end(cap, rc, n);
 }
 
 /* ---- classic pcap files we read ---------------------------------------- */
@@ -268,13 +275,7 @@ static int pf_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
         cap->fn(cap->ud, (double)rec.sec + (double)rec.usec / 1e6, rec.data, rec.caplen,
                 rec.wirelen);
     }
-    if (rc < 0) {
-        cap->eof = true;
-        return LS_EIO;
-    }
-    if (rc == 0 && !cap->brk)
-        cap->eof = true;
-    return n;
+    return dispatch_end(cap, rc, n);
 }
 
 bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *ud, int distance)
