@@ -494,9 +494,12 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pk
                 __builtin_prefetch(next[i]);
         return;
     }
-    /* The bytes this packet's ACK may release: the peer's held data. */
+    /* The bytes this packet's ACK may release (the peer's held data), and
+     * where its own bytes go if they are held. */
     if (pkt->flags & LS_TCP_ACK)
         ls_reasm_prefetch(&c->half[!dir].rs);
+    if (pkt->payload_len > 0)
+        ls_reasm_prefetch_append(&c->half[dir].rs, pkt->payload_len);
 }
 
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)

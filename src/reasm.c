@@ -69,6 +69,17 @@ void ls_reasm_prefetch(const struct ls_reasm *r)
         __builtin_prefetch(s->data + s->start + i);
 }
 
+void ls_reasm_prefetch_append(const struct ls_reasm *r, size_t n)
+{
+    const struct ls_seg *t = r->tail;
+
+    if (t == NULL || t->cap - t->start - t->len < n)
+        return;
+    const uint8_t *p = t->data + t->start + t->len;
+    for (size_t i = 0; i < n; i += 64)
+        __builtin_prefetch(p + i, 1);
+}
+
 uint64_t ls_reasm_held_end(const struct ls_reasm *r)
 {
     return r->tail ? seg_end(r->tail) : r->next;

@@ -82,6 +82,10 @@ uint64_t ls_reasm_contig_end(const struct ls_reasm *r);
  * block), which delivery is about to copy. Changes nothing. */
 void ls_reasm_prefetch(const struct ls_reasm *r);
 
+/* A hint before `n` in-order bytes arrive: prefetches, for writing, where
+ * they will be appended when the last held block has room for them. */
+void ls_reasm_prefetch_append(const struct ls_reasm *r, size_t n);
+
 /* Offset one past the highest byte held, or r->next when nothing is held. */
 uint64_t ls_reasm_held_end(const struct ls_reasm *r);
 
