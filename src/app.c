@@ -39,17 +39,21 @@
 _Static_assert(LS_DECODE__COUNT <= LS_ARRAY_SIZE(((struct ls_stats *)0)->decode),
                "struct ls_stats.decode is too small for enum ls_decode_status");
 
-/* Records of a file our reader takes are seen this many ahead of their
- * turn and decoded then (the decode is reused when the record's address has
- * not changed by its turn, see ls_capture_set_ahead). What handling a record touches is fetched in
- * four steps, each once the previous one has arrived: the hash bucket AHEAD records before its
- * turn, the connection at AHEAD / 2, what the connection points to (held segments, age-list
- * neighbours) at AHEAD / 4, and the held bytes its ACK may release at AHEAD / 8. */
+/* Records of a file our reader takes are seen up to this many ahead of
+ * their turn, and decoded then. What handling a record touches is fetched
+ * in four steps, each once the previous one has arrived: the hash bucket
+ * AHEAD records before its turn, the connection at AHEAD / 2, what the
+ * connection points to (held segments, age-list neighbours) at AHEAD / 4,
+ * and at AHEAD / 8 the held bytes its ACK may release and where its own
+ * bytes go. The decode is reused at the record's turn when the slot holds
+ * that record (same number) at the same address (the reader's buffer may
+ * have moved it since). */
 #define AHEAD      16
 #define AHEAD_RING 32 /* a power of two above AHEAD */
 
 struct ahead_slot {
-    const uint8_t *data; /* the record, or NULL */
+    uint64_t index;      /* the record's number in the file */
+    const uint8_t *data; /* where it was seen, or NULL for an empty slot */
     enum ls_decode_status status;
     uint32_t hash; /* ls_flow_hash, for TCP */
     struct ls_packet pkt;
@@ -85,8 +89,8 @@ struct ls_app {
     uint64_t progress_start;    /* uv_hrtime() when the file was opened */
     uint64_t progress_last;     /* uv_hrtime() of the last update */
     struct ls_frag_table *frag;
-    bool ahead;         /* the file being read shows records ahead */
-    uint64_t ahead_seq; /* records shown so far */
+    bool ahead;          /* the file being read shows records ahead */
+    uint64_t ahead_last; /* number of the last record shown, + 1 (0: none) */
     struct ahead_slot ring[AHEAD_RING];
 };
 
@@ -236,33 +240,36 @@ static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
     return false;
 }
 
-/* Prefetch step `stage` for the record shown `back` records ago. */
+/* Prefetch step `stage` for the record `back` before the last one shown,
+ * if it was shown. */
 static void prefetch_back(struct ls_app *a, uint64_t back, int stage)
 {
-    const struct ahead_slot *s = &a->ring[(a->ahead_seq - back) & (AHEAD_RING - 1)];
-
-    if (a->ahead_seq >= back && s->data != NULL && s->status == LS_DECODE_TCP)
+    if (a->ahead_last <= back)
+        return;
+    uint64_t index = a->ahead_last - 1 - back;
+    const struct ahead_slot *s = &a->ring[index & (AHEAD_RING - 1)];
+    if (s->index == index && s->data != NULL && s->status == LS_DECODE_TCP)
         ls_flow_prefetch(a->ft, &s->pkt, s->hash, stage);
 }
 
 /* A record ahead of its turn (see AHEAD): decoded into the ring, and the
  * prefetch steps moved on by one record. */
-static void on_ahead(void *ud, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
+static void on_ahead(void *ud, uint64_t index, const uint8_t *data, uint32_t caplen,
+                     uint32_t wirelen)
 {
     struct ls_app *a = ud;
-    struct ahead_slot *s = &a->ring[a->ahead_seq & (AHEAD_RING - 1)];
+    struct ahead_slot *s = &a->ring[index & (AHEAD_RING - 1)];
 
+    s->index = index;
     s->data = data;
-    if (data != NULL) {
-        s->status = ls_decode(a->link, data, caplen, wirelen, &s->pkt);
-        if (s->status == LS_DECODE_TCP)
-            s->hash = ls_flow_hash(a->ft, &s->pkt);
-    }
+    s->status = ls_decode(a->link, data, caplen, wirelen, &s->pkt);
+    if (s->status == LS_DECODE_TCP)
+        s->hash = ls_flow_hash(a->ft, &s->pkt);
+    a->ahead_last = index + 1;
     prefetch_back(a, 0, 0);
     prefetch_back(a, AHEAD / 2, 1);
     prefetch_back(a, AHEAD * 3 / 4, 2);
     prefetch_back(a, AHEAD * 7 / 8, 3);
-    a->ahead_seq++;
 }
 
 static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
@@ -275,9 +282,9 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     a->st->bytes += caplen;
     /* The source's link type, per frame: a pcapng file may mix interfaces. */
     enum ls_linktype link = ls_capture_linktype(a->reading);
-    const struct ahead_slot *seen =
-        a->ahead ? &a->ring[(a->ahead_seq - 1 - AHEAD) & (AHEAD_RING - 1)] : NULL;
-    if (seen != NULL && seen->data == data) {
+    uint64_t index = a->ahead ? ls_capture_record_index(a->reading) : 0;
+    const struct ahead_slot *seen = a->ahead ? &a->ring[index & (AHEAD_RING - 1)] : NULL;
+    if (seen != NULL && seen->index == index && seen->data == data) {
         status = seen->status;
         pkt = seen->pkt;
     } else {
@@ -366,7 +373,7 @@ static bool open_next(struct ls_app *a)
         }
         ls_log(&a->log, LS_LOG_INFO, "reading %s (link type %s)", ls_capture_name(a->cap),
                ls_capture_linktype_name(a->cap));
-        a->ahead_seq = 0;
+        a->ahead_last = 0;
         memset(a->ring, 0, sizeof a->ring);
         a->ahead = ls_capture_set_ahead(a->cap, on_ahead, a, AHEAD);
         a->progress_start = a->progress_last = uv_hrtime();

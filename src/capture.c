@@ -62,7 +62,7 @@ struct ls_capture {
     struct ls_pcapfile *pf;
     ls_capture_ahead_fn ahead_fn;
     void *ahead_ud;
-    uint64_t ahead_sent; /* records shown to ahead_fn */
+    uint64_t ahead_next; /* number of the next record to show ahead_fn */
     int ahead_dist;
 };
 
@@ -238,17 +238,20 @@ static bool open_own(struct ls_capture *cap, const char *path)
     return true;
 }
 
-/* Shows ahead_fn every record up to ahead_dist past the next one to read
- * (record number cap->records, counting from 0). */
+/* Shows ahead_fn the records up to ahead_dist past the next one to read
+ * (number cap->records), as far as the reader can. */
 static void look_ahead(struct ls_capture *cap)
 {
-    while (cap->ahead_sent <= cap->records + (uint64_t)cap->ahead_dist) {
-        const uint8_t *data = NULL;
-        uint32_t caplen = 0, wirelen = 0;
-        if (!ls_pcapfile_ahead(cap->pf, &data, &caplen, &wirelen))
-            data = NULL;
-        cap->ahead_fn(cap->ahead_ud, data, caplen, wirelen);
-        cap->ahead_sent++;
+    const uint8_t *data;
+    uint32_t caplen, wirelen;
+    uint64_t index;
+
+    if (cap->ahead_next < cap->records)
+        cap->ahead_next = cap->records;
+    while (cap->ahead_next <= cap->records + (uint64_t)cap->ahead_dist &&
+           ls_pcapfile_ahead(cap->pf, &data, &caplen, &wirelen, &index)) {
+        cap->ahead_fn(cap->ahead_ud, index, data, caplen, wirelen);
+        cap->ahead_next = index + 1;
     }
 }
 
@@ -285,8 +288,13 @@ bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *
     cap->ahead_fn = fn;
     cap->ahead_ud = ud;
     cap->ahead_dist = distance;
-    cap->ahead_sent = cap->records;
+    cap->ahead_next = cap->records;
     return true;
+}
+
+uint64_t ls_capture_record_index(const struct ls_capture *cap)
+{
+    return cap->records > 0 ? cap->records - 1 : 0;
 }
 
 /* ---- files libpcap reads ------------------------------------------------ */

@@ -28,9 +28,10 @@ struct ls_live_options {
 typedef void (*ls_capture_fn)(void *ud, double ts, const uint8_t *data, uint32_t caplen,
                               uint32_t wirelen);
 
-/* Called with records past the one being delivered (ls_capture_set_ahead);
- * `data` is NULL past the end of the file. Must not call back into `cap`. */
-typedef void (*ls_capture_ahead_fn)(void *ud, const uint8_t *data, uint32_t caplen,
+/* Called with records past the one being delivered (ls_capture_set_ahead):
+ * record number `index` (see ls_capture_record_index). Must not call back
+ * into the source. */
+typedef void (*ls_capture_ahead_fn)(void *ud, uint64_t index, const uint8_t *data, uint32_t caplen,
                                     uint32_t wirelen);
 
 /* Opens a pcap or pcapng file ("-" reads stdin) with an optional BPF
@@ -49,16 +50,22 @@ int ls_capture_open_file(struct ls_capture **out, const char *path, const char *
 int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void *ud,
                         char errbuf[LS_ERRBUF_SIZE]);
 
-/* For a source read by our own reader (a classic pcap file): before the
- * frame callback for record i, `fn` will have been called for records
- * 0..i+distance, once each and in order, filtered or not, so that the
- * caller can decode a record and prefetch what it will touch before its
- * turn. `data` is valid during the `fn` call only: the reader's buffer may
- * move before the record's frame callback, which then gets it at a lower
- * address (never the same one), so compare the pointers before reusing
- * anything derived from them. Returns false, doing nothing, for other
- * sources. */
+/* For a source read by our own reader (a classic pcap file): shows `fn`
+ * the records up to `distance` past the one being read, each once and in
+ * order, filtered or not, so that the caller can decode a record and
+ * prefetch what it will touch before its turn. Normally, before the frame
+ * callback for record i, `fn` has seen records up to i+distance; it falls
+ * behind while those do not fit the reader's buffer (very large frames) and
+ * catches up later, skipping records already delivered. `data` is valid
+ * during the `fn` call only: the buffer may move before the record's frame
+ * callback, which then gets it at another address. So reuse what was derived
+ * from a record only when both its number (ls_capture_record_index) and its
+ * address match. Returns false, doing nothing, for other sources. */
 bool ls_capture_set_ahead(struct ls_capture *cap, ls_capture_ahead_fn fn, void *ud, int distance);
+
+/* The number of the record being delivered (counting from 0, filtered
+ * records included), during a frame callback. */
+uint64_t ls_capture_record_index(const struct ls_capture *cap);
 
 /* Makes a running ls_capture_dispatch return after the current frame; safe
  * to call from the frame callback. The source is not at its end afterwards. */

@@ -46,9 +46,10 @@ struct ls_pcapfile {
     bool failed; /* an error was reported: the end */
     int linktype;
     uint32_t snaplen;
-    size_t off;       /* next record for ls_pcapfile_next */
-    size_t ahead_off; /* next record for ls_pcapfile_ahead */
-    uint64_t records; /* returned so far */
+    size_t off;           /* next record for ls_pcapfile_next */
+    size_t ahead_off;     /* next record for ls_pcapfile_ahead */
+    uint64_t ahead_index; /* its number (counting from 0) */
+    uint64_t records;     /* returned so far */
     char *name;
 };
 
@@ -87,7 +88,7 @@ static bool ensure(struct ls_pcapfile *f, size_t *pos, size_t n)
             memmove(f->buf, f->buf + moved, keep);
             f->have = keep;
             f->base_pos += moved;
-            f->ahead_off -= f->ahead_off >= moved ? moved : f->ahead_off;
+            f->ahead_off -= f->ahead_off >= moved ? moved : f->ahead_off; /* lagging: see ahead */
             f->off = 0;
             if (pos != &f->off && pos != &f->ahead_off)
                 *pos -= moved;
@@ -302,7 +303,7 @@ int ls_pcapfile_next(struct ls_pcapfile *f, struct ls_pcapfile_rec *rec,
 }
 
 bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *caplen,
-                       uint32_t *wirelen)
+                       uint32_t *wirelen, uint64_t *index)
 {
     struct ls_pcapfile_rec rec;
     char why[160];
@@ -311,14 +312,17 @@ bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *ca
 
     if (f->failed)
         return false;
-    if (f->ahead_off < f->off)
+    if (f->ahead_index < f->records) { /* the reader went past: start at it */
         f->ahead_off = f->off;
+        f->ahead_index = f->records;
+    }
     if (record_at(f, &f->ahead_off, &rec, &stored, &gone, why, sizeof why) != NULL)
         return false;
     f->ahead_off += REC_HDR + (size_t)stored;
     *data = rec.data;
     *caplen = rec.caplen;
     *wirelen = rec.wirelen;
+    *index = f->ahead_index++;
     return true;
 }
 

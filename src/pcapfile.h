@@ -58,14 +58,15 @@ int ls_pcapfile_next(struct ls_pcapfile *f, struct ls_pcapfile_rec *rec,
                      char errbuf[LS_ERRBUF_SIZE]);
 
 /* Looks ahead: the record after the last one looked at this way, starting
- * with the next one ls_pcapfile_next will return. A hint only (it reads no
- * further than the first damage, nor further than the buffer holds from
- * the next record on): returns false past the end or at damage. *data is
- * valid as rec.data is; when ls_pcapfile_next returns the same record later,
- * it is at the same address unless the buffer moved in between (then at a
- * lower one). */
+ * with the next one ls_pcapfile_next will return, and its number in *index
+ * (counting from 0, as ls_pcapfile_next returns them). A hint only: returns
+ * false past the end, at damage, and while the records from the next one to
+ * this one do not fit the buffer (it may succeed later). *data is valid as
+ * rec.data is; when ls_pcapfile_next returns the same record later, it is
+ * at the same address unless the buffer moved in between (then at a lower
+ * one). */
 bool ls_pcapfile_ahead(struct ls_pcapfile *f, const uint8_t **data, uint32_t *caplen,
-                       uint32_t *wirelen);
+                       uint32_t *wirelen, uint64_t *index);
 
 /* Bytes of the file consumed so far, and its size. */
 void ls_pcapfile_position(const struct ls_pcapfile *f, uint64_t *done, uint64_t *total);

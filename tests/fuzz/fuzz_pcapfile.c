@@ -63,10 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned k = (pattern >> (2 * (step % 16))) & 3;
         for (unsigned j = 0; j < k && !ahead_stopped && qn < QUEUE; j++) {
             struct seen *s = &q[(qhead + qn) % QUEUE];
-            if (!ls_pcapfile_ahead(f, &s->data, &s->caplen, &s->wirelen)) {
+            uint64_t ix;
+            if (!ls_pcapfile_ahead(f, &s->data, &s->caplen, &s->wirelen, &ix)) {
                 ahead_stopped = true;
                 break;
             }
+            if (ix != records + qn) /* numbered as next will return them */
+                abort();
             sum += touch(data, size, s->data, s->caplen, snaplen);
             qn++;
         }
@@ -74,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* Stopped where next now is: it stays stopped. */
             const uint8_t *d;
             uint32_t c, w;
-            if (ls_pcapfile_ahead(f, &d, &c, &w))
+            uint64_t ix;
+            if (ls_pcapfile_ahead(f, &d, &c, &w, &ix))
                 abort();
         }
         err[0] = '\0';
@@ -114,7 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The end, or the damage, is final. */
     const uint8_t *d;
     uint32_t c, w;
-    if (ls_pcapfile_next(f, &rec, err) != 0 || ls_pcapfile_ahead(f, &d, &c, &w))
+    uint64_t ix;
+    if (ls_pcapfile_next(f, &rec, err) != 0 || ls_pcapfile_ahead(f, &d, &c, &w, &ix))
         abort();
     sink = sum;
     ls_pcapfile_close(f);

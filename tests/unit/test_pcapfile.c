@@ -161,12 +161,15 @@ static void expect_error(struct ls_pcapfile *r, const char *want)
     expect_end(r);
 }
 
+/* The look-ahead's next record: where it lies, its lengths, and that its
+ * number follows the one shown before (or restarts at the reader's). */
 static void expect_ahead(struct ls_pcapfile *r, const uint8_t *data, uint32_t caplen,
                          uint32_t wirelen)
 {
     const uint8_t *d = NULL;
     uint32_t c = 0, w = 0;
-    assert_true(ls_pcapfile_ahead(r, &d, &c, &w));
+    uint64_t ix = 0;
+    assert_true(ls_pcapfile_ahead(r, &d, &c, &w, &ix));
     assert_ptr_equal(d, data);
     assert_int_equal(c, caplen);
     assert_int_equal(w, wirelen);
@@ -176,7 +179,8 @@ static void expect_no_ahead(struct ls_pcapfile *r)
 {
     const uint8_t *d = NULL;
     uint32_t c = 0, w = 0;
-    assert_false(ls_pcapfile_ahead(r, &d, &c, &w));
+    uint64_t ix = 0;
+    assert_false(ls_pcapfile_ahead(r, &d, &c, &w, &ix));
 }
 
 /* ---- files in memory ---------------------------------------------------- */
@@ -598,8 +602,11 @@ static void test_file(void **state)
     assert_int_equal(ls_pcapfile_snaplen(r), 1000);
     const uint8_t *a0 = NULL, *a1 = NULL;
     uint32_t c, w;
-    assert_true(ls_pcapfile_ahead(r, &a0, &c, &w));
-    assert_true(ls_pcapfile_ahead(r, &a1, &c, &w));
+    uint64_t ix = 9;
+    assert_true(ls_pcapfile_ahead(r, &a0, &c, &w, &ix));
+    assert_int_equal(ix, 0);
+    assert_true(ls_pcapfile_ahead(r, &a1, &c, &w, &ix));
+    assert_int_equal(ix, 1);
     assert_int_equal(c, 1000);
     assert_int_equal(w, 1500);
 
@@ -712,9 +719,12 @@ static void test_large_file(void **state)
     char err[LS_ERRBUF_SIZE] = "";
     const uint8_t *queue[8];
     uint32_t qlen[8], c, w;
+    uint64_t ix;
     assert_int_equal(ls_pcapfile_open(&r, path, "large.pcap"), 0);
-    for (unsigned i = 0; i < 8; i++)
-        assert_true(ls_pcapfile_ahead(r, &queue[i], &qlen[i], &w));
+    for (unsigned i = 0; i < 8; i++) {
+        assert_true(ls_pcapfile_ahead(r, &queue[i], &qlen[i], &w, &ix));
+        assert_int_equal(ix, i);
+    }
     for (unsigned i = 0; i < n; i++) {
         uint32_t len = (i * 97u) % 1500u + 1u;
         assert_int_equal(ls_pcapfile_next(r, &rec, err), 1);
@@ -726,10 +736,11 @@ static void test_large_file(void **state)
         if (!is_pat(rec.data, len, i))
             fail_msg("record %u differs", i);
         if (i + 8 < n) {
-            assert_true(ls_pcapfile_ahead(r, &queue[i % 8], &qlen[i % 8], &w));
+            assert_true(ls_pcapfile_ahead(r, &queue[i % 8], &qlen[i % 8], &w, &ix));
+            assert_int_equal(ix, i + 8);
             assert_int_equal(w, (((i + 8) * 97u) % 1500u + 1u) + 4);
         } else {
-            assert_false(ls_pcapfile_ahead(r, &queue[i % 8], &c, &w));
+            assert_false(ls_pcapfile_ahead(r, &queue[i % 8], &c, &w, &ix));
         }
     }
     expect_end(r);
