@@ -170,6 +170,37 @@ static void limit_gates_delivery(void **state)
     teardown_fx(&f);
 }
 
+/* In-order bytes waiting for their ACK get blocks sized by what the stream
+ * has carried so far: a short stream does not hold a full 8 KiB block, a
+ * long one ends up in full blocks, and the bytes come out whole. */
+static void in_order_blocks_grow_with_the_stream(void **state)
+{
+    (void)state;
+    struct fx f;
+    char piece[1001];
+    setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    memset(piece, 'a', 100);
+    piece[100] = 0;
+    add(&f, 100, piece);
+    assert_int_equal(f.r.held, 100);
+    assert_true(f.r.held_mem <= 256); /* one small block, not 8 KiB */
+    uint64_t off = 200;
+    for (int i = 0; i < 3; i++, off += 1000) {
+        memset(piece, 'b' + i, 1000);
+        piece[1000] = 0;
+        add(&f, off, piece);
+    }
+    assert_int_equal(f.r.held, 3100);
+    assert_true(f.r.held_mem <= 2 * 3100 + 1024); /* at most about twice what is held */
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, off);
+    assert_int_equal(f.o.len, 3100);
+    assert_int_equal(f.o.text[99], 'a');
+    assert_int_equal(f.o.text[100], 'b');
+    assert_int_equal(f.o.text[3099], 'd');
+    assert_int_equal(f.r.held_mem, 0);
+    teardown_fx(&f);
+}
+
 static void skip_and_flush_report_gaps(void **state)
 {
     (void)state;
@@ -262,6 +293,7 @@ int main(void)
         cmocka_unit_test(overlap_policies),
         cmocka_unit_test(old_bytes_are_final),
         cmocka_unit_test(limit_gates_delivery),
+        cmocka_unit_test(in_order_blocks_grow_with_the_stream),
         cmocka_unit_test(skip_and_flush_report_gaps),
         cmocka_unit_test(per_direction_cap_forces_out),
         cmocka_unit_test(pool_cap_bounds_memory),
