@@ -284,9 +284,13 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     enum ls_linktype link = ls_capture_linktype(a->reading);
     uint64_t index = a->ahead ? ls_capture_record_index(a->reading) : 0;
     const struct ahead_slot *seen = a->ahead ? &a->ring[index & (AHEAD_RING - 1)] : NULL;
+    bool hashed = false; /* the look-ahead's hash applies (a TCP segment as seen) */
+    uint32_t hash = 0;
     if (seen != NULL && seen->index == index && seen->data == data) {
         status = seen->status;
         pkt = seen->pkt;
+        hashed = status == LS_DECODE_TCP;
+        hash = seen->hash;
     } else {
         status = ls_decode(link, data, caplen, wirelen, &pkt);
     }
@@ -319,7 +323,10 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
         if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
             a->frame = (struct ls_frame){
                 .ts = ts, .data = data, .caplen = caplen, .wirelen = wirelen, .link = link};
-            ls_flow_input(a->ft, &pkt, ts);
+            if (hashed)
+                ls_flow_input_hashed(a->ft, &pkt, ts, hash);
+            else
+                ls_flow_input(a->ft, &pkt, ts);
         }
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {

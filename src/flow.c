@@ -504,10 +504,15 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pk
 
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts)
 {
+    ls_flow_input_hashed(ft, pkt, ts, packet_hash(ft, pkt));
+}
+
+void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
+                          uint32_t hash)
+{
     ls_flow_advance(ft, ts);
     ft->stats.tcp_packets++;
 
-    uint32_t hash = packet_hash(ft, pkt);
     int dir = LS_DIR_C2S;
     struct ls_conn *c = find(ft, pkt, hash, &dir);
 

@@ -98,6 +98,10 @@ void ls_flow_free(struct ls_flow_table *ft);
  * hook. Advances the clock (see ls_flow_advance) first. */
 void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts);
 
+/* The same, for a packet whose ls_flow_hash is already known. */
+void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
+                          uint32_t hash);
+
 /* The table's hash of a TCP packet's connection (for ls_flow_prefetch). */
 uint32_t ls_flow_hash(const struct ls_flow_table *ft, const struct ls_packet *pkt);
 
