@@ -55,6 +55,26 @@ void ls_lalloc_close(struct ls_lalloc *a)
         a->free[c] = NULL;
     }
     a->cached = 0;
+    free(a->spare);
+    a->spare = NULL;
+}
+
+bool ls_lalloc_spare(struct ls_lalloc *a)
+{
+    if (a->spare == NULL)
+        a->spare = malloc(LS_LALLOC_MAX);
+    return a->spare != NULL;
+}
+
+/* A new block of n <= LS_LALLOC_MAX bytes: malloc's, else the spare's. */
+static void *fresh(struct ls_lalloc *a, size_t n)
+{
+    void *p = malloc(n);
+    if (ls_unlikely(p == NULL)) {
+        p = a->spare;
+        a->spare = NULL;
+    }
+    return p;
 }
 
 /* A block of class c: the most recently cached one, or a new one. */
@@ -62,7 +82,7 @@ static void *take(struct ls_lalloc *a, unsigned c)
 {
     struct ls_lalloc_free *f = a->free[c];
     if (f == NULL)
-        return malloc(class_sizes[c]);
+        return fresh(a, class_sizes[c]);
     a->free[c] = f->next;
     a->cached -= class_sizes[c];
     return f;
@@ -94,6 +114,8 @@ void *ls_lalloc_realloc(struct ls_lalloc *a, void *ptr, size_t osize, size_t nsi
             free(ptr);
             return NULL;
         }
+        if (ptr == NULL && nsize <= LS_LALLOC_MAX)
+            return fresh(a, nsize);
         return realloc(ptr, nsize);
     }
     if (nsize == 0) {

@@ -7,6 +7,7 @@
 #ifndef LS_LALLOC_H
 #define LS_LALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LS_LALLOC_CLASSES 40                /* 16..256 by 16, then 4 steps per doubling */
@@ -35,6 +36,7 @@ struct ls_lalloc {
     size_t cache_limit; /* most bytes kept on the free lists; 0: no cache */
     size_t cached;      /* bytes on the free lists now (class sizes) */
     struct ls_lalloc_free *free[LS_LALLOC_CLASSES];
+    void *spare; /* LS_LALLOC_MAX bytes for when malloc fails, or NULL */
 };
 
 /* Sets up an empty cache keeping at most `cache_limit` bytes of freed blocks.
@@ -51,6 +53,13 @@ void ls_lalloc_close(struct ls_lalloc *a);
  * ptr, or NULL (ptr untouched) when memory runs out. A resize within one
  * class returns ptr itself; shrinking never fails. */
 void *ls_lalloc_realloc(struct ls_lalloc *a, void *ptr, size_t osize, size_t nsize);
+
+/* Makes sure a spare block is held back and returns true, or false when
+ * there is none and malloc cannot make one. While a spare is held, the next
+ * new block of up to LS_LALLOC_MAX bytes cannot fail: if malloc does, the
+ * spare serves it (a bigger block serves any smaller request). This lets the
+ * host push one value into Lua outside a protected call. */
+bool ls_lalloc_spare(struct ls_lalloc *a);
 
 /* The block size that a request of `size` bytes (1..LS_LALLOC_MAX) gets. */
 size_t ls_lalloc_class_size(size_t size);

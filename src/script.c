@@ -254,6 +254,31 @@ static void handler_failed(struct ls_script *s, struct ls_call *a, const char *m
         ls_flow_ignore(s->ft, a->c);
 }
 
+/* The data events' fast path: pushes the handler and its arguments straight
+ * onto the stack (no trampoline frame) when nothing but the data string can
+ * allocate (the box exists, the stack has room) and that allocation cannot
+ * fail (it fits under max_memory and the allocator holds a spare block).
+ * Returns the number of arguments pushed, or -1 when `a` must go through
+ * the trampoline. */
+static int push_direct(struct ls_script *s, struct ls_call *a)
+{
+    lua_State *L = s->L;
+    if ((a->h != LS_H_SENT_DATA && a->h != LS_H_RECEIVED_DATA) || a->c->lua_ref <= 0)
+        return -1;
+    /* Lua adds a header of a few dozen bytes to the string's bytes. */
+    size_t need = a->len + 64;
+    if (need > LS_LALLOC_MAX || (s->cfg.max_memory && s->mem + need > s->cfg.max_memory))
+        return -1;
+    if (!lua_checkstack(L, 4) || !ls_lalloc_spare(&s->alloc))
+        return -1;
+    if (!ls_lconn_handler(L, a->c, a->h))
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
+    ls_lconn_push(L, s, a->c);
+    lua_pushlstring(L, a->str, a->len);
+    lua_pushnumber(L, a->ts);
+    return 3;
+}
+
 int ls_script_dispatch(struct ls_script *s, struct ls_call *a)
 {
     lua_State *L = s->L;
@@ -271,9 +296,13 @@ int ls_script_dispatch(struct ls_script *s, struct ls_call *a)
     if (a->c != NULL)
         a->c->busy++;
     lua_pushcfunction(L, msghandler);
-    lua_pushcfunction(L, trampoline);
-    lua_pushlightuserdata(L, a);
-    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
+    int nargs = a->timer || a->c == NULL ? -1 : push_direct(s, a);
+    if (nargs < 0) {
+        lua_pushcfunction(L, trampoline);
+        lua_pushlightuserdata(L, a);
+        nargs = 1;
+    }
+    if (lua_pcall(L, nargs, 0, top + 1) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         handler_failed(s, a, msg != NULL ? msg : "(error object is not a string)");
         rc = LS_ESCRIPT;

@@ -1,9 +1,11 @@
 /* test_lalloc.c: the Lua state's block cache. Resizes keep contents, a
  * resize within a class keeps the block, freed blocks are reused up to the
  * cache bound and no further, and blocks above the largest class go straight
- * to malloc and free. malloc, realloc and free are counted (the executable
- * links with --wrap for each). */
+ * to malloc and free; when malloc fails, the spare block serves one request.
+ * malloc, realloc and free are counted, and malloc can be made to fail (the
+ * executable links with --wrap for each). */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include "lalloc.h"
 
 static long n_malloc, n_realloc, n_free;
+static bool malloc_fails;
 
 void *__real_malloc(size_t n);
 void *__real_realloc(void *p, size_t n);
@@ -27,7 +30,7 @@ void __wrap_free(void *p);
 void *__wrap_malloc(size_t n)
 {
     n_malloc++;
-    return __real_malloc(n);
+    return malloc_fails ? NULL : __real_malloc(n);
 }
 
 void *__wrap_realloc(void *p, size_t n)
@@ -225,10 +228,37 @@ static void zero_bound_is_plain_malloc(void **state)
     p = ls_lalloc_realloc(&a, p, 100, 110);
     check(p, 100, 1);
     ls_lalloc_realloc(&a, p, 110, 0);
-    assert_int_equal(n_realloc, 2);
+    assert_int_equal(n_malloc, 1);
+    assert_int_equal(n_realloc, 1);
     assert_int_equal(n_free, 1);
     assert_int_equal(a.cached, 0);
     ls_lalloc_close(&a);
+}
+
+/* With a spare held, one new block up to LS_LALLOC_MAX survives a failing
+ * malloc, with or without the cache; the next one fails, and no new spare
+ * can be made until malloc works again. */
+static void spare_serves_one_failure(void **state)
+{
+    (void)state;
+    for (size_t bound = 0; bound <= LS_LALLOC_CACHE; bound += LS_LALLOC_CACHE) {
+        struct ls_lalloc a;
+        ls_lalloc_init(&a, bound);
+        assert_true(ls_lalloc_spare(&a));
+        assert_true(ls_lalloc_spare(&a)); /* already held: no second block */
+        reset_counts();
+        malloc_fails = true;
+        uint8_t *p = ls_lalloc_realloc(&a, NULL, 0, 3000);
+        assert_non_null(p);
+        fill(p, 3000, 9);
+        assert_null(ls_lalloc_realloc(&a, NULL, 0, 3000));
+        assert_false(ls_lalloc_spare(&a));
+        malloc_fails = false;
+        check(p, 3000, 9);
+        ls_lalloc_realloc(&a, p, 3000, 0); /* the spare goes back like any block */
+        assert_true(ls_lalloc_spare(&a));
+        ls_lalloc_close(&a);
+    }
 }
 
 int main(void)
@@ -237,7 +267,7 @@ int main(void)
         cmocka_unit_test(classes_cover_requests),     cmocka_unit_test(resizes_keep_contents),
         cmocka_unit_test(same_class_keeps_block),     cmocka_unit_test(freed_blocks_are_reused),
         cmocka_unit_test(cache_bound_holds),          cmocka_unit_test(large_blocks_bypass),
-        cmocka_unit_test(zero_bound_is_plain_malloc),
+        cmocka_unit_test(zero_bound_is_plain_malloc), cmocka_unit_test(spare_serves_one_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -556,6 +556,54 @@ static void t_memory_limit(void **state)
     ls_script_free(s);
 }
 
+/* Data for a connection whose box exists skips the trampoline. That path
+ * must report errors the same way, and must never push past the memory cap:
+ * an allocation failing outside a protected call would abort the run. */
+static void t_data_direct_path(void **state)
+{
+    LS_UNUSED(state);
+    const struct ls_script_config cfg = {.max_memory = 1u << 20, .lua_dir = "/nonexistent/lua"};
+    struct ls_script *s = mk(&cfg);
+    struct ls_conn a, b, c;
+    conn_default(&a, 1);
+    conn_default(&b, 2);
+    conn_default(&c, 3);
+    lua(s, "n = 0\n"
+           "sniff.on('sent_data', function(c, d)\n"
+           "  n = n + #d; if d == 'boom' then error('bad ' .. c.id) end end)\n");
+    assert_true(ev_open(s, &a));
+    assert_true(ev_open(s, &b));
+    assert_true(ev_open(s, &c));
+    ev_data(s, &a, LS_DIR_C2S, "ab", 2); /* creates the box */
+    ev_data(s, &a, LS_DIR_C2S, "cde", 3);
+    ev_data(s, &a, LS_DIR_C2S, "boom", 4);
+    has(g_log, "handler 'sent_data' (conn #1): script.lua:3: bad 1\n");
+    has(g_log, "script.lua:3: in function <script.lua:2>");
+    assert_int_equal(g_ignores, 1);
+    lua(s, "assert(n == 9, n)");
+    ev_data(s, &b, LS_DIR_C2S, "x", 1);
+    ev_data(s, &c, LS_DIR_C2S, "y", 1);
+    /* Leave about 8 KB under the cap (with no garbage a collection could
+     * free): a 10 KB chunk no longer fits, 100 bytes still do. */
+    lua(s, "local lim, h = 1024 * 1024 - 8000\n"
+           "while collectgarbage('count') * 1024 < lim - 300 do\n"
+           "  h = {h, n}; n = n + 1\n"
+           "end\n"
+           "hog, n = h, 11\n");
+    static char big[10000];
+    memset(big, 'z', sizeof big);
+    g_log[0] = '\0';
+    ev_data(s, &b, LS_DIR_C2S, big, sizeof big);
+    has(g_log, "handler 'sent_data' (conn #2): not enough memory");
+    assert_int_equal(g_ignores, 2);
+    ev_data(s, &c, LS_DIR_C2S, big, 100);
+    lua(s, "assert(n == 111, n); hog = nil; collectgarbage()");
+    ev_teardown(s, &a);
+    ev_teardown(s, &b);
+    ev_teardown(s, &c);
+    ls_script_free(s);
+}
+
 /* ------------------------------------------------------------------------
  * Loading
  * ------------------------------------------------------------------------ */
@@ -930,6 +978,7 @@ int main(void)
         cmocka_unit_test(t_strict_stops),
         cmocka_unit_test(t_nested_dispatch_refused),
         cmocka_unit_test(t_memory_limit),
+        cmocka_unit_test(t_data_direct_path),
         cmocka_unit_test(t_load_syntax_error),
         cmocka_unit_test(t_load_runtime_error),
         cmocka_unit_test(t_load_long_error_fits),
