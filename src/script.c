@@ -171,6 +171,14 @@ static bool wanted(const struct ls_script *s, const struct ls_conn *c, enum ls_h
     return s->ref[h] != LUA_NOREF || (c != NULL && (c->lua_handlers & (1u << h)));
 }
 
+/* Pushes the function that handles `a`: the connection's own (conn:on),
+ * else the global one. Allocates nothing. */
+static void push_handler(lua_State *L, const struct ls_script *s, const struct ls_call *a)
+{
+    if (a->c == NULL || !ls_lconn_handler(L, a->c, a->h))
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
+}
+
 /* Runs protected: everything that allocates (the box, the data string, the
  * stats table) happens here, so a memory error is an ordinary error. */
 static int trampoline(lua_State *L)
@@ -186,8 +194,7 @@ static int trampoline(lua_State *L)
         lua_call(L, 1, 0);
         return 0;
     }
-    if (a->c == NULL || !ls_lconn_handler(L, a->c, a->h))
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
+    push_handler(L, s, a);
     switch (a->h) {
     case LS_H_CONNECTION:
     case LS_H_TEARDOWN: ls_lconn_push(L, s, a->c); break;
@@ -271,8 +278,7 @@ static int push_direct(struct ls_script *s, struct ls_call *a)
         return -1;
     if (!lua_checkstack(L, 4) || !ls_lalloc_spare(&s->alloc))
         return -1;
-    if (!ls_lconn_handler(L, a->c, a->h))
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
+    push_handler(L, s, a);
     ls_lconn_push(L, s, a->c);
     lua_pushlstring(L, a->str, a->len);
     lua_pushnumber(L, a->ts);
