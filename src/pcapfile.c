@@ -74,7 +74,7 @@ static uint16_t load16(const struct ls_pcapfile *f, const uint8_t *p)
  * same byte when the buffer's contents move. Returns false when the file
  * ends (or cannot be read) first, or when the bytes wanted from `off` on
  * would not fit the buffer (only the look-ahead asks that far). */
-static bool ensure(struct ls_pcapfile *f, size_t *pos, size_t n)
+static bool ensure_slow(struct ls_pcapfile *f, size_t *pos, size_t n)
 {
     while (f->have - *pos < n) {
         if (f->end || f->buf == NULL)
@@ -104,6 +104,16 @@ static bool ensure(struct ls_pcapfile *f, size_t *pos, size_t n)
         }
     }
     return true;
+}
+
+/* ensure(), with the common case (the bytes are already there) inlined:
+ * it runs for every record twice, once for the look-ahead and once for the
+ * reader. */
+static inline bool ensure(struct ls_pcapfile *f, size_t *pos, size_t n)
+{
+    if (ls_likely(f->have - *pos >= n))
+        return true;
+    return ensure_slow(f, pos, n);
 }
 
 /* ---- header -------------------------------------------------------------- */
