@@ -74,7 +74,7 @@ struct ls_conn {
     double last_activity; /* capture time of the latest packet */
 
     /* --- owned by the script host --- */
-    int lua_ref;           /* registry ref of the box, or a negative value */
+    int lua_ref;           /* box id + 1 (lhost.h, struct ls_boxes), or <= 0 */
     uint32_t lua_handlers; /* bit per event with a conn:on handler */
     struct ls_keep *keep;  /* kept frames for carving (pcapw.h), or NULL */
 

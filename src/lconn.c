@@ -10,7 +10,9 @@
  * shared metatable catches the rest (built-ins, methods, and assignments to
  * built-in names, which raise). F holds the box under a private key, and no
  * script can reach F itself. Boxes that never get a field stay one object. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -354,27 +356,116 @@ void ls_lconn_init(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* ---- anchoring (see struct ls_boxes) ---- */
+
+/* Pushes the slab table holding box `id`. Allocates nothing. */
+static void push_slab(lua_State *L, const struct ls_script *s, int id)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->boxes.slab[id / LS_BOX_SLAB]);
+}
+
+/* Pushes the box with id `id`. Allocates nothing. */
+static void push_box(lua_State *L, const struct ls_script *s, int id)
+{
+    push_slab(L, s, id);
+    lua_rawgeti(L, -1, id % LS_BOX_SLAB + 1);
+    lua_replace(L, -2);
+}
+
+/* Makes a new, empty slab the active one. Raises on memory error before
+ * changing anything the other functions read. */
+static void add_slab(lua_State *L, struct ls_boxes *x)
+{
+    size_t n = x->nslab + 1;
+    if (n > (size_t)(INT_MAX / LS_BOX_SLAB))
+        luaL_error(L, "too many connection objects");
+    /* Every array has room for every slab, so detaching never grows one. */
+    int *slab = realloc(x->slab, n * sizeof *slab);
+    if (slab != NULL)
+        x->slab = slab;
+    uint64_t *empty = realloc(x->empty, n * sizeof *empty);
+    if (empty != NULL)
+        x->empty = empty;
+    size_t *half = realloc(x->half, n * sizeof *half);
+    if (half != NULL)
+        x->half = half;
+    if (slab == NULL || empty == NULL || half == NULL)
+        luaL_error(L, "not enough memory");
+    lua_createtable(L, LS_BOX_SLAB, 0); /* every slot in the array part */
+    x->slab[x->nslab] = luaL_ref(L, LUA_REGISTRYINDEX);
+    x->empty[x->nslab] = ~(uint64_t)0;
+    x->active = x->nslab++;
+}
+
+/* A slot for a new box, taken from the active slab. May raise. */
+static int take_slot(lua_State *L, struct ls_boxes *x)
+{
+    if (x->active >= x->nslab || x->empty[x->active] == 0) {
+        if (x->nhalf > 0)
+            x->active = x->half[--x->nhalf];
+        else
+            add_slab(L, x);
+    }
+    return (int)x->active * LS_BOX_SLAB + __builtin_ctzll(x->empty[x->active]);
+}
+
+/* Slot `id` holds no box any more. */
+static void free_slot(struct ls_boxes *x, int id)
+{
+    size_t k = (size_t)id / LS_BOX_SLAB;
+    x->empty[k] |= (uint64_t)1 << (id % LS_BOX_SLAB);
+    if (k != x->active && __builtin_popcountll(x->empty[k]) == LS_BOX_SLAB / 2)
+        x->half[x->nhalf++] = k; /* at most once: it leaves only by becoming active */
+}
+
+bool ls_lconn_push_slab(lua_State *L, const struct ls_script *s, const struct ls_conn *c)
+{
+    if (c->lua_ref <= 0)
+        return false;
+    push_slab(L, s, c->lua_ref - 1);
+    return true;
+}
+
+void ls_lconn_push_in_slab(lua_State *L, int idx, const struct ls_conn *c)
+{
+    lua_rawgeti(L, idx, (c->lua_ref - 1) % LS_BOX_SLAB + 1);
+}
+
+void ls_lconn_free(struct ls_script *s)
+{
+    free(s->boxes.slab);
+    free(s->boxes.empty);
+    free(s->boxes.half);
+    s->boxes = (struct ls_boxes){0};
+}
+
 void ls_lconn_push(lua_State *L, struct ls_script *s, struct ls_conn *c)
 {
-    /* Registry refs are > 0; a negative (or zeroed) lua_ref means no box. */
+    /* Box ids are >= 0 and stored + 1; a negative (or zeroed) lua_ref means
+     * no box. */
     if (c->lua_ref > 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+        push_box(L, s, c->lua_ref - 1);
         return;
     }
+    int id = take_slot(L, &s->boxes);
+    push_slab(L, s, id);
     struct lbox *b = lua_newuserdatauv(L, sizeof *b, 1);
     memset(b, 0, sizeof *b);
     b->c = c;
     b->s = s;
     luaL_setmetatable(L, LS_CONN_MT);
     lua_pushvalue(L, -1);
-    c->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawseti(L, -3, id % LS_BOX_SLAB + 1); /* an array slot: cannot raise */
+    lua_replace(L, -2);
+    s->boxes.empty[id / LS_BOX_SLAB] &= ~((uint64_t)1 << (id % LS_BOX_SLAB));
+    c->lua_ref = id + 1;
 }
 
-bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h)
+bool ls_lconn_handler(lua_State *L, const struct ls_script *s, struct ls_conn *c, enum ls_handler h)
 {
     if (!(c->lua_handlers & (1u << h)) || c->lua_ref <= 0)
         return false;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+    push_box(L, s, c->lua_ref - 1);
     if (lua_getiuservalue(L, -1, UV_HANDLERS) != LUA_TTABLE) {
         lua_pop(L, 2);
         return false;
@@ -388,12 +479,14 @@ bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h)
     return true;
 }
 
-void ls_lconn_detach(lua_State *L, struct ls_conn *c)
+void ls_lconn_detach(lua_State *L, struct ls_script *s, struct ls_conn *c)
 {
-    /* Only stack reads, plain stores and luaL_unref (which rewrites
-     * existing registry slots): nothing allocates, so nothing can raise. */
+    /* Only stack reads, plain stores and a nil stored in an array slot:
+     * nothing allocates, so nothing can raise. */
     if (c->lua_ref > 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+        int id = c->lua_ref - 1;
+        push_slab(L, s, id);
+        lua_rawgeti(L, -1, id % LS_BOX_SLAB + 1);
         struct lbox *b = lua_touserdata(L, -1);
         if (b != NULL) {
             take(&b->snap, c);
@@ -402,7 +495,10 @@ void ls_lconn_detach(lua_State *L, struct ls_conn *c)
             lua_setiuservalue(L, -2, UV_HANDLERS);
         }
         lua_pop(L, 1);
-        luaL_unref(L, LUA_REGISTRYINDEX, c->lua_ref);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, id % LS_BOX_SLAB + 1);
+        lua_pop(L, 1);
+        free_slot(&s->boxes, id);
     }
     c->lua_ref = LUA_NOREF;
     c->lua_handlers = 0;

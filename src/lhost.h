@@ -39,6 +39,22 @@ struct ls_timer {
 
 #define LS_TIMER_IDLE ((size_t)-1)
 
+/* Connection boxes are anchored in slab tables of LS_BOX_SLAB slots, not in
+ * the registry itself. Storing a new box makes the collector traverse its
+ * table again at its next steps; new boxes fill one slab at a time (the
+ * active one, then a slab at least half empty), so that only a few small
+ * tables are traversed instead of one holding every live box. A box's id
+ * (c->lua_ref - 1) is slab * LS_BOX_SLAB + slot. */
+enum { LS_BOX_SLAB = 64 };
+struct ls_boxes {
+    int *slab;       /* registry refs of the slab tables */
+    uint64_t *empty; /* per slab: bit i set when slot i holds no box */
+    size_t nslab;
+    size_t active; /* the slab new boxes go to (nslab: none) */
+    size_t *half;  /* slabs that became at least half empty, a stack */
+    size_t nhalf;
+};
+
 struct ls_script {
     lua_State *L;
     struct ls_flow_table *ft; /* borrowed */
@@ -65,6 +81,7 @@ struct ls_script {
     size_t keep_default; /* sniff.keep_packets(): frame budget of new connections */
     /* the block cache behind the state's allocator, freed after lua_close */
     struct ls_lalloc alloc;
+    struct ls_boxes boxes; /* where connection boxes are anchored (lconn.c) */
 };
 
 /* One C -> Lua call, described on the caller's stack and read by the
@@ -99,13 +116,24 @@ void ls_lconn_init(lua_State *L);
  * on memory error: call protected. */
 void ls_lconn_push(lua_State *L, struct ls_script *s, struct ls_conn *c);
 
+/* For a connection that has a box: pushes the slab table holding it and
+ * returns true (false, pushing nothing, when there is no box). Then
+ * ls_lconn_push_in_slab, given that table's stack index, pushes the box:
+ * two lookups and no stack shuffling, for the per-chunk path. */
+bool ls_lconn_push_slab(lua_State *L, const struct ls_script *s, const struct ls_conn *c);
+void ls_lconn_push_in_slab(lua_State *L, int idx, const struct ls_conn *c);
+
 /* Pushes c's own handler for `h` (set with conn:on) and returns true, or
  * pushes nothing and returns false. */
-bool ls_lconn_handler(lua_State *L, struct ls_conn *c, enum ls_handler h);
+bool ls_lconn_handler(lua_State *L, const struct ls_script *s, struct ls_conn *c,
+                      enum ls_handler h);
 
-/* Detaches c's box (snapshot, box->c = NULL, unref). Allocates nothing, so
- * it is safe unprotected. */
-void ls_lconn_detach(lua_State *L, struct ls_conn *c);
+/* Detaches c's box (snapshot, box->c = NULL, slot emptied). Allocates
+ * nothing, so it is safe unprotected. */
+void ls_lconn_detach(lua_State *L, struct ls_script *s, struct ls_conn *c);
+
+/* Frees the C side of the box slabs (after lua_close). */
+void ls_lconn_free(struct ls_script *s);
 
 /* Returns the live connection of the box at `idx`; raises "connection is
  * torn down" (or a type error) otherwise. */

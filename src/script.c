@@ -175,7 +175,7 @@ static bool wanted(const struct ls_script *s, const struct ls_conn *c, enum ls_h
  * else the global one. Allocates nothing. */
 static void push_handler(lua_State *L, const struct ls_script *s, const struct ls_call *a)
 {
-    if (a->c == NULL || !ls_lconn_handler(L, a->c, a->h))
+    if (a->c == NULL || !ls_lconn_handler(L, s, a->c, a->h))
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[a->h]);
 }
 
@@ -276,10 +276,14 @@ static int push_direct(struct ls_script *s, struct ls_call *a)
     size_t need = a->len + 64;
     if (need > LS_LALLOC_MAX || (s->cfg.max_memory && s->mem + need > s->cfg.max_memory))
         return -1;
-    if (!lua_checkstack(L, 4) || !ls_lalloc_spare(&s->alloc))
+    if (!lua_checkstack(L, 5) || !ls_lalloc_spare(&s->alloc))
         return -1;
+    /* The box's slab stays below the handler, out of the call; the
+     * dispatcher's settop removes it. */
+    ls_lconn_push_slab(L, s, a->c);
+    int slab = lua_gettop(L);
     push_handler(L, s, a);
-    ls_lconn_push(L, s, a->c);
+    ls_lconn_push_in_slab(L, slab, a->c);
     lua_pushlstring(L, a->str, a->len);
     lua_pushnumber(L, a->ts);
     return 3;
@@ -377,7 +381,7 @@ static void h_teardown(void *ud, struct ls_conn *c)
         struct ls_call a = {.s = s, .h = LS_H_TEARDOWN, .c = c};
         ls_script_dispatch(s, &a);
     }
-    ls_lconn_detach(s->L, c);
+    ls_lconn_detach(s->L, s, c);
     ls_lpcapw_conn_release(s->L, c);
 }
 
@@ -640,6 +644,7 @@ void ls_script_free(struct ls_script *s)
     }
     ls_llib_timers_free(s);
     lua_close(s->L); /* finalizers run; their warnings reach the log */
+    ls_lconn_free(s);
     ls_lalloc_close(&s->alloc);
     free(s->heap); /* again: a finalizer may have scheduled a timer */
     free(s->filter);
