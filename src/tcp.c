@@ -190,7 +190,7 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
 /* A hole below bytes already seen, which the receiver has acknowledged,
  * will never be filled: the capture lost it. One packet of grace lets a
  * mirror port's slightly late copy still arrive. */
-static void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir)
+static void check_gap_held(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir, uint64_t seen)
 {
     struct ls_half *h = &c->half[dir];
     uint64_t acked = acked_off(h, &c->half[!dir]);
@@ -198,7 +198,7 @@ static void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir)
         h->gap_pending = false;
         return;
     }
-    uint64_t upto = seen_end(h);
+    uint64_t upto = seen;
     if (acked < upto)
         upto = acked;
     if (ls_reasm_contig_end(&h->rs) >= upto) {
@@ -212,6 +212,18 @@ static void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir)
     h->gap_pending = false;
     struct emit_ud u = {t, c, dir};
     ls_reasm_skip_to(&h->rs, &t->rctx, &u, upto);
+}
+
+/* check_gap_held, after the common case inline: every byte seen is
+ * delivered, so there is no hole (and no ACK arithmetic to do). */
+static inline void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir)
+{
+    struct ls_half *h = &c->half[dir];
+    uint64_t seen = seen_end(h);
+    if (seen <= h->rs.next)
+        h->gap_pending = false;
+    else
+        check_gap_held(t, c, dir, seen);
 }
 
 static bool dir_done(const struct ls_half *h)
