@@ -66,8 +66,9 @@ struct ls_conn {
     uint8_t af; /* 4 or 6 */
     uint8_t client_ip[16];
     uint8_t server_ip[16];
-    unsigned flags; /* LS_CONN_* */
-    uint64_t id;    /* unique, increasing in creation order */
+    uint8_t reset_dir; /* sender of the RST, with LS_CONN_RESET (TCP tracker's) */
+    unsigned flags;    /* LS_CONN_* */
+    uint64_t id;       /* unique, increasing in creation order */
     enum ls_conn_state state;
     enum ls_close_reason close_reason;
     double start_time;    /* capture time of the first packet */
@@ -81,7 +82,7 @@ struct ls_conn {
     /* --- owned by the TCP tracker --- */
     struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */
     uint32_t busy;          /* >0 while a caller holds the connection: no release */
-    uint8_t reset_dir;      /* sender of the RST, with LS_CONN_RESET */
+    uint32_t reset_seq;     /* sequence number of that RST, with LS_CONN_RESET */
 
     /* --- owned by the flow table --- */
     struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */

@@ -296,13 +296,13 @@ static void close_conn(struct ls_flow_table *ft, struct ls_conn *c, enum ls_clos
 {
     if (c->flags & LS_CONN_RESET) {
         LIST_REMOVE(&ft->resetting, c, reset_prev, reset_next);
-        c->flags &= ~LS_CONN_RESET;
         if (why != LS_CLOSE_EVICTED)
             why = LS_CLOSE_RST; /* it ended with the reset, whatever came after */
     }
     c->busy++;
     ft->tcp.rctx.now = ft->now;
-    ls_tcp_flush(&ft->tcp, c);
+    ls_tcp_flush(&ft->tcp, c); /* with LS_CONN_RESET still set: where the stream ended */
+    c->flags &= ~LS_CONN_RESET;
     c->state = LS_STATE_CLOSED;
     c->close_reason = why;
     ft->stats.closed[why]++;

@@ -156,8 +156,19 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
         return !(h->syn_seen && h->isn == pkt->seq + 1); /* a retry after a refusal */
     if (c->state < LS_STATE_ESTABLISHED && dir == LS_DIR_C2S)
         return false; /* still connecting: a retry of the same attempt */
+    if (c->state == LS_STATE_SYN_SENT && dir == LS_DIR_S2C && !h->syn_seen)
+        return false; /* simultaneous open (RFC 9293 3.5): both sides send a SYN */
     if (dir == LS_DIR_C2S && h->syn_seen && h->isn == pkt->seq + 1)
         return false; /* a late copy of the original SYN */
+    if (!h->syn_seen && h->seq_known && h->rs.gap_bytes == 0) {
+        /* The SYN of data already seen (the capture had them out of
+         * order): its next number is where that data starts, or a little
+         * before it. */
+        uint64_t first = h->rs.next - h->rs.delivered;
+        uint64_t at = seq_off(h, pkt->seq + 1);
+        if (at <= first && first - at <= MAX_REBASE)
+            return false;
+    }
     return true;
 }
 
@@ -177,12 +188,34 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     }
     /* A reset from a side that never sent anything (a refused SYN): it
      * must acknowledge what the other side sent. */
-    if ((pkt->flags & LS_TCP_ACK) && peer->seq_known) {
+    if (!peer->seq_known)
+        return true;
+    if (pkt->flags & LS_TCP_ACK) {
         /* RFC 9293 3.10.7.3: in SYN-SENT an ACK at or below the ISN, or
-         * past anything sent, is not acceptable. */
+         * past anything sent, is not acceptable. A FIN takes one number. */
         uint64_t a = seq_off(peer, pkt->ack);
         uint64_t lo = peer->syn_seen ? LS_TCP_OFF0 : peer->rs.next;
-        return a >= lo && a <= seen_end(peer) + 1;
+        return a >= lo && a <= seen_end(peer) + (peer->fin_seen ? 1 : 0);
+    }
+    /* Without an ACK it cannot answer a SYN: SYN-SENT drops it. */
+    return !peer->syn_seen;
+}
+
+/* A FIN at stream offset `fo` from `dir` may end its stream: not below
+ * bytes already delivered (they were sent before it), and within the
+ * receiver's window when the handshake told us its scale (RFC 9293
+ * 3.10.7.4: acceptability comes before the FIN is processed). The first
+ * FIN accepted is final, so a forged one must not get through. */
+static bool fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo)
+{
+    const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    if (fo < h->rs.next || far(fo, h->rs.next))
+        return false;
+    if (h->syn_seen && peer->syn_seen && peer->ack_seen) {
+        uint64_t acked = seq_off(h, peer->ack);
+        uint64_t win = peer->win > MIN_RST_WINDOW ? peer->win : MIN_RST_WINDOW;
+        if (!far(acked, fo) && fo > acked + win)
+            return false;
     }
     return true;
 }
@@ -250,7 +283,12 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     uint32_t isn = pkt->seq + 1;
-    if (!h->syn_seen || h->isn != isn) {
+    /* Once this side has sent bytes after its SYN, a SYN with another ISN
+     * cannot restart its numbering (RFC 9293 3.10.7.4, RFC 5961 4: a stack
+     * answers it with a challenge ACK): it is forged or stale. */
+    bool synced =
+        h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen || h->rs.next > LS_TCP_OFF0);
+    if ((!h->syn_seen || h->isn != isn) && !synced) {
         if (h->seq_known && !h->syn_seen && h->rs.delivered == 0 && h->rs.gap_bytes == 0) {
             /* Data was captured before its SYN: keep it, start at the SYN. */
             uint64_t off = seq_off(h, isn);
@@ -307,8 +345,10 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     }
     if (off < h->rs.next && h->rs.next - off <= MAX_REBASE && h->base_from == LS_BASE_DATA)
         ls_reasm_rebase(&h->rs, off); /* an older segment of a picked-up stream */
-    /* A keep-alive repeats the byte before the next one, maybe as garbage. */
-    if (n <= 1 && off + 1 == h->max_end && !(pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)))
+    /* A keep-alive repeats the last byte sent, maybe as garbage: a byte
+     * already seen (a byte never seen before a FIN is data). */
+    if (n <= 1 && off + 1 == h->max_end && !(pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)) &&
+        (off < h->rs.next || off < ls_reasm_held_end(&h->rs)))
         return;
     uint64_t end = off + n + pkt->payload_missing;
     if (h->fin_seen && end > h->fin_off) {
@@ -341,17 +381,13 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
             t->stats->rst_ignored++;
             return LS_TCP_CONTINUE;
         }
-        if (h->seq_known) {
-            if (pkt->payload_len)
-                handle_payload(t, c, dir, pkt, pkt->seq);
-            /* The reset's sequence number says where the sender's stream
-             * ended, so bytes lost before it are counted as a gap. */
-            uint64_t at = seq_off(h, pkt->seq);
-            if (at > h->max_end && !far(at, h->max_end))
-                h->max_end = at;
-        }
+        if (h->seq_known && pkt->payload_len)
+            handle_payload(t, c, dir, pkt, pkt->seq);
+        /* Where the sender's stream ended: counted at close, if the reset
+         * stands (ls_tcp_flush); a reset found forged changes nothing. */
         c->flags |= LS_CONN_RESET;
         c->reset_dir = (uint8_t)dir;
+        c->reset_seq = pkt->seq + pkt->payload_len;
         return LS_TCP_RESET;
     }
 
@@ -386,7 +422,7 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
 
     if ((fl & LS_TCP_FIN) && !h->fin_seen) {
         uint64_t fo = seq_off(h, dseq) + pkt->payload_len + pkt->payload_missing;
-        if (!far(fo, h->rs.next)) {
+        if (fin_acceptable(c, dir, fo)) {
             h->fin_seen = true;
             h->fin_off = fo;
             if (fo > h->max_end)
@@ -398,6 +434,11 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         c->state = LS_STATE_ESTABLISHED;
     else if (c->state == LS_STATE_SYN_RECEIVED && dir == LS_DIR_C2S && (fl & LS_TCP_ACK) &&
              !(fl & LS_TCP_SYN))
+        c->state = LS_STATE_ESTABLISHED;
+    else if (c->state == LS_STATE_SYN_SENT && (fl & LS_TCP_ACK) && !(fl & LS_TCP_SYN) &&
+             c->half[LS_DIR_C2S].syn_seen)
+        /* A plain ACK after the SYN, from either side, means the SYN-ACK
+         * was sent: the capture lost it. */
         c->state = LS_STATE_ESTABLISHED;
     if (h->fin_seen || peer->fin_seen) {
         bool both = h->fin_seen && peer->fin_seen;
@@ -430,6 +471,16 @@ void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
         uint64_t end = ls_reasm_held_end(&h->rs);
         if (h->max_end > end)
             end = h->max_end;
+        if ((c->flags & LS_CONN_RESET) && c->reset_dir == d && h->seq_known) {
+            /* The reset's sequence number is where the sender's stream
+             * ended (its FIN, when it sent one, took one number): bytes
+             * lost before it are a gap. */
+            uint64_t at = seq_off(h, c->reset_seq);
+            if (h->fin_seen && at > h->fin_off)
+                at = h->fin_off;
+            if (at > end && !far(at, end))
+                end = at;
+        }
         if (h->fin_seen) {
             if (h->fin_off > end)
                 end = h->fin_off;
