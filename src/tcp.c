@@ -310,8 +310,9 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
     }
 }
 
+/* `win` is the window this side offered before this packet. */
 static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
-                       const struct ls_packet *pkt)
+                       const struct ls_packet *pkt, uint32_t win)
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     if (!peer->seq_known && !(pkt->flags & LS_TCP_SYN))
@@ -320,6 +321,21 @@ static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
     if (far(a, peer->rs.next) && far(a, seen_end(peer))) {
         t->stats->out_of_window++;
         return;
+    }
+    if (h->ack_seen && h->syn_seen && peer->syn_seen) {
+        /* An ACK covers only bytes the peer sent, and the peer sends no
+         * more than this side's window past its ACK: an ACK more than a
+         * window beyond both that and every byte seen acknowledges
+         * something never sent (RFC 9293 3.10.7.4 drops it). Lost bytes
+         * stay provable by ACKs up to that bound. The scale must be known:
+         * hence the handshake. */
+        uint64_t from = seq_off(peer, h->ack);
+        if (seen_end(peer) > from)
+            from = seen_end(peer);
+        if (a > from + (win > MIN_RST_WINDOW ? win : MIN_RST_WINDOW)) {
+            t->stats->out_of_window++;
+            return;
+        }
     }
     if (h->ack_seen && a < seq_off(peer, h->ack))
         return; /* an older ACK arriving late never moves things back */
@@ -406,13 +422,13 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         handle_syn(t, c, dir, pkt);
 
     /* Window scaling applies only when both SYNs offered it (RFC 7323). */
-    uint32_t win = pkt->window;
+    uint32_t win = pkt->window, offered = h->win;
     if (!(fl & LS_TCP_SYN) && h->wscale >= 0 && peer->wscale >= 0)
         win <<= (h->wscale > 14 ? 14 : h->wscale);
     h->win = win;
 
     if (fl & LS_TCP_ACK)
-        handle_ack(t, c, dir, pkt);
+        handle_ack(t, c, dir, pkt, offered > win ? offered : win);
 
     uint32_t dseq = pkt->seq + ((fl & LS_TCP_SYN) ? 1u : 0u);
     if ((pkt->payload_len || pkt->payload_missing || (fl & LS_TCP_FIN)) && !h->seq_known)
