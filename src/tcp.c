@@ -359,8 +359,14 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
         t->stats->out_of_window++;
         return;
     }
-    if (off < h->rs.next && h->rs.next - off <= MAX_REBASE && h->base_from == LS_BASE_DATA)
-        ls_reasm_rebase(&h->rs, off); /* an older segment of a picked-up stream */
+    /* An older segment of a picked-up stream: its start was fixed by the
+     * first data, or by the other side's ACK (then only a segment that
+     * reaches that start, such as the request before a captured response;
+     * older copies of acknowledged bytes would leave a hole). */
+    if (off < h->rs.next && h->rs.next - off <= MAX_REBASE &&
+        (h->base_from == LS_BASE_DATA ||
+         (h->base_from == LS_BASE_ACK && off + n + pkt->payload_missing >= h->rs.next)))
+        ls_reasm_rebase(&h->rs, off);
     /* A keep-alive repeats the last byte sent, maybe as garbage: a byte
      * already seen (a byte never seen before a FIN is data). */
     if (n <= 1 && off + 1 == h->max_end && !(pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)) &&
