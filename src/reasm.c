@@ -24,8 +24,16 @@ struct ls_seg {
 };
 
 #define SEG_HDR offsetof(struct ls_seg, data)
+/* Most payload one pool block carries. */
+#define MAX_CHUNK (LS_POOL_MAX_BLOCK - SEG_HDR)
 /* Block size for bytes that continue the stream in order (see insert_piece). */
 #define IN_ORDER_BLOCK 8192
+
+/* Most pool bytes a direction can hold, however large max_held is: r->held
+ * is 32-bit (struct ls_reasm stays 64 bytes), and the segment cap keeps it
+ * so. */
+#define MOST_HELD ((uint64_t)LS_REASM_MAX_SEGS * LS_POOL_MAX_BLOCK)
+_Static_assert(MOST_HELD <= UINT32_MAX, "held bytes must fit r->held");
 
 static inline uint64_t seg_end(const struct ls_seg *s)
 {
@@ -35,6 +43,12 @@ static inline uint64_t seg_end(const struct ls_seg *s)
 static inline uint64_t min64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
+}
+
+/* Bytes that can be appended to `s` without a new block. */
+static inline size_t spare(const struct ls_seg *s)
+{
+    return s->cap - s->start - s->len;
 }
 
 void ls_reasm_init(struct ls_reasm *r, uint64_t start, uint64_t limit)
@@ -73,7 +87,7 @@ void ls_reasm_prefetch_append(const struct ls_reasm *r, size_t n)
 {
     const struct ls_seg *t = r->tail;
 
-    if (t == NULL || t->cap - t->start - t->len < n)
+    if (t == NULL || spare(t) < n)
         return;
     const uint8_t *p = t->data + t->start + t->len;
     for (size_t i = 0; i < n; i += 64)
@@ -102,30 +116,115 @@ static void unlink_seg(struct ls_reasm *r, struct ls_seg *s)
 static void free_seg(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls_seg *s)
 {
     unlink_seg(r, s);
+    r->nsegs--;
     r->held -= s->len;
     r->held_mem -= s->mem;
     ls_pool_free(ctx->pool, s, s->mem);
 }
 
+/* The first held segment that ends after `off`, or NULL. The walk starts at
+ * whichever end of the list is nearer `off`: in-order data lands at the
+ * tail, but a stream sent backwards lands at the head every time. */
+static struct ls_seg *find_pos(const struct ls_reasm *r, uint64_t off)
+{
+    struct ls_seg *s = r->tail;
+    if (!s || seg_end(s) <= off)
+        return NULL;
+    if (off <= r->head->off || off - r->head->off < seg_end(s) - off) {
+        for (s = r->head; seg_end(s) <= off; s = s->next)
+            ;
+        return s;
+    }
+    while (s->prev && seg_end(s->prev) > off)
+        s = s->prev;
+    return s;
+}
+
+/* ---- what holding bytes costs ---- */
+
+/* Pool bytes and segments that holding new bytes takes. */
+struct cost {
+    size_t mem;
+    size_t segs;
+};
+
+/* The block size ls_pool_alloc hands out for `size` bytes (its power-of-two
+ * classes), which is what the limits are charged. */
+static size_t block_size(size_t size)
+{
+    size_t b = (size_t)1 << LS_POOL_MIN_SHIFT;
+    while (b < size)
+        b <<= 1;
+    return b;
+}
+
+/* Adds what insert_piece takes for `n` bytes at `off` after `last` (NULL:
+ * nothing before them): nothing when they fit in last's spare room, which
+ * is already charged, else a block per chunk. Spare room for in-order bytes
+ * to come is left out: insert_piece adds it only when the budget allows. */
+static void piece_cost(const struct ls_seg *last, uint64_t off, size_t n, struct cost *c)
+{
+    if (last && seg_end(last) == off && spare(last) >= n)
+        return;
+    while (n > 0) {
+        size_t chunk = n < MAX_CHUNK ? n : MAX_CHUNK;
+        c->mem += block_size(SEG_HDR + chunk);
+        c->segs++;
+        n -= chunk;
+    }
+}
+
+/* What holding [off, off + n) takes: the holes between held segments it
+ * fills, walked from `cur` (find_pos) as ls_reasm_add fills them. Bytes
+ * that overlap held ones cost nothing. */
+static struct cost hold_cost(const struct ls_reasm *r, const struct ls_seg *cur, uint64_t off,
+                             size_t n)
+{
+    struct cost c = {0, 0};
+    const struct ls_seg *last = cur ? cur->prev : r->tail;
+    uint64_t end = off + n;
+    while (off < end) {
+        if (!cur || cur->off >= end) {
+            piece_cost(last, off, (size_t)(end - off), &c);
+            break;
+        }
+        if (cur->off > off)
+            piece_cost(last, off, (size_t)(cur->off - off), &c);
+        off = min64(end, seg_end(cur));
+        last = cur;
+        cur = cur->next;
+    }
+    return c;
+}
+
+/* Whether this direction can take on `c` within max_held and
+ * LS_REASM_MAX_SEGS, and the pool within its cap. */
+static bool has_room(const struct ls_reasm *r, const struct ls_reasm_ctx *ctx, struct cost c)
+{
+    return r->held_mem + c.mem <= ctx->max_held && r->nsegs + c.segs <= LS_REASM_MAX_SEGS &&
+           ctx->pool->in_use + c.mem <= ctx->pool->limit;
+}
+
 /* Inserts a copy of p[0..n) at `off` before `before` (NULL: at the tail).
- * Returns false when memory is refused; the bytes are then simply not held. */
+ * ls_reasm_add has made room for it (hold_cost). Returns false when memory
+ * is refused; the bytes are then simply not held. */
 static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls_seg *before,
                          uint64_t off, const uint8_t *p, size_t n)
 {
     /* Appending to the tail's spare room saves a block per segment on the
-     * common in-order path. */
+     * common in-order path, and costs nothing: the room is charged already. */
     struct ls_seg *last = before ? before->prev : r->tail;
-    if (last && seg_end(last) == off && last->cap - last->start - last->len >= n &&
-        r->held + n <= ctx->max_held) {
+    if (last && seg_end(last) == off && spare(last) >= n) {
         memcpy(last->data + last->start + last->len, p, n);
         last->len += (uint32_t)n;
-        r->held += n;
+        r->held += (uint32_t)n;
         return true;
     }
     while (n > 0) {
-        size_t chunk = n < LS_POOL_MAX_BLOCK - SEG_HDR ? n : LS_POOL_MAX_BLOCK - SEG_HDR;
+        size_t chunk = n < MAX_CHUNK ? n : MAX_CHUNK;
         size_t got;
-        if (r->held + chunk > ctx->max_held)
+        /* Room was made for this; the check keeps the limits hard anyway. */
+        if (!has_room(r, ctx, (struct cost){block_size(SEG_HDR + chunk), 1}))
             return false;
         /* A piece that continues the stream in order is usually followed
          * by more: give it room for several segments, so they are appended
@@ -133,13 +232,16 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
          * grows with what the stream has carried so far (as much again, up
          * to a full block; the size class rounds up), because most streams
          * are short and a block is held until its bytes are acknowledged.
-         * Pieces past a hole get just what they need. */
+         * Pieces past a hole get just what they need. The spare room is
+         * charged against the limits too, so near them there is none. Only the
+         * last piece of an insertion can continue the stream, so the room
+         * never takes what a later piece of it was counted on. */
         size_t room = chunk;
         if (off == ls_reasm_held_end(r)) {
             uint64_t carried = r->delivered + r->held + chunk;
             size_t target =
                 carried < IN_ORDER_BLOCK - SEG_HDR ? (size_t)carried : IN_ORDER_BLOCK - SEG_HDR;
-            if (room < target)
+            if (room < target && has_room(r, ctx, (struct cost){block_size(SEG_HDR + target), 1}))
                 room = target;
         }
         size_t want = SEG_HDR + room;
@@ -165,7 +267,8 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
             before->prev = s;
         else
             r->tail = s;
-        r->held += chunk;
+        r->nsegs++;
+        r->held += (uint32_t)chunk;
         r->held_mem += got;
         off += chunk;
         p += chunk;
@@ -203,7 +306,7 @@ static void deliver_held(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud,
         s->start += (uint32_t)n;
         s->len -= (uint32_t)n;
         s->off += n;
-        r->held -= n;
+        r->held -= (uint32_t)n;
         /* The block stays allocated across the callback; it is freed after. */
         emit(r, ctx, ud, p, n, s->ts);
         if (s->len == 0)
@@ -223,14 +326,6 @@ static bool force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
         emit_gap(r, ctx, ud, s->off - r->next);
     deliver_held(r, ctx, ud, seg_end(s));
     return true;
-}
-
-static bool has_room(const struct ls_reasm *r, const struct ls_reasm_ctx *ctx, size_t n)
-{
-    size_t block = SEG_HDR + n;
-    if (block > LS_POOL_MAX_BLOCK)
-        block = LS_POOL_MAX_BLOCK;
-    return r->held + n <= ctx->max_held && ctx->pool->in_use + 2 * block <= ctx->pool->limit;
 }
 
 /* Compares the overlap of new bytes with a held segment and applies the
@@ -280,29 +375,25 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
             return;
     }
 
-    while (!has_room(r, ctx, n) && force_front(r, ctx, ud)) {
+    /* Force out the oldest held bytes until holding the new ones fits the
+     * limits (forcing may deliver past them, leaving nothing to hold). */
+    struct ls_seg *cur;
+    for (;;) {
+        cur = find_pos(r, off);
+        if (has_room(r, ctx, hold_cost(r, cur, off, n)))
+            break;
+        if (!force_front(r, ctx, ud)) {
+            /* Nothing of ours is held and memory is still short: these bytes
+             * cannot wait, so they go out now, any hole before them lost. */
+            ctx->forced++;
+            if (off > r->next)
+                emit_gap(r, ctx, ud, off - r->next);
+            emit(r, ctx, ud, p, n, ctx->now);
+            return;
+        }
         if (!trim_final(r, &off, &p, &n))
             return;
     }
-    if (!has_room(r, ctx, n)) {
-        /* Nothing of ours is held and memory is still short: these bytes
-         * cannot wait, so they go out now, any hole before them lost. */
-        ctx->forced++;
-        if (off > r->next)
-            emit_gap(r, ctx, ud, off - r->next);
-        emit(r, ctx, ud, p, n, ctx->now);
-        return;
-    }
-
-    /* Find the first held segment that ends after `off`, searching from the
-     * tail since new data usually lands at or near the end. */
-    struct ls_seg *cur = r->tail;
-    while (cur && cur->off > off)
-        cur = cur->prev;
-    if (!cur)
-        cur = r->head;
-    else if (seg_end(cur) <= off)
-        cur = cur->next;
 
     uint64_t end = off + n;
     while (off < end) {

@@ -30,13 +30,21 @@ struct ls_reasm_ops {
     void (*conflict)(void *ud, uint64_t off, size_t n);
 };
 
+/* Most segments one direction holds; a new one past it forces out the oldest,
+ * as memory pressure does. It bounds the list walk each insertion makes (a
+ * flood of tiny out-of-order segments would otherwise cost quadratic time)
+ * and, with blocks of at most LS_POOL_MAX_BLOCK, keeps held_mem (and so
+ * `held`) far below 4 GiB. */
+#define LS_REASM_MAX_SEGS 1024
+
 struct ls_reasm {
     uint64_t next;       /* offset of the next byte to deliver; all below is done */
     uint64_t limit;      /* bytes below this offset may be delivered (ACK gating) */
     struct ls_seg *head; /* held segments, sorted by offset, never overlapping */
     struct ls_seg *tail;
-    size_t held;        /* payload bytes held in segments */
-    size_t held_mem;    /* pool bytes behind them */
+    size_t held_mem;    /* pool bytes behind them: what max_held limits */
+    uint32_t held;      /* payload bytes held in segments (<= held_mem) */
+    uint32_t nsegs;     /* segments held, at most LS_REASM_MAX_SEGS (read-only) */
     uint64_t delivered; /* bytes handed to ops->data */
     uint64_t gap_bytes; /* bytes reported through ops->gap */
 };
@@ -46,7 +54,8 @@ struct ls_reasm_ctx {
     struct ls_pool *pool;
     const struct ls_reasm_ops *ops;
     enum ls_overlap overlap;
-    size_t max_held;    /* per direction: past it the oldest bytes are forced out */
+    size_t max_held;    /* per direction, in pool block bytes: past it the oldest
+                         * held bytes are forced out */
     double now;         /* capture time of the packet being processed */
     uint64_t conflicts; /* segments whose overlap differed */
     uint64_t forced;    /* times max_held or the pool cap forced bytes out */
@@ -59,7 +68,8 @@ void ls_reasm_init(struct ls_reasm *r, uint64_t start, uint64_t limit);
 /* Adds `n` bytes (borrowed) at offset `off`. Bytes below r->next are
  * dropped, bytes already held are resolved by the overlap policy, and
  * whatever becomes deliverable is delivered before returning (straight from
- * `p` when nothing is held). When memory is short the oldest held bytes are
+ * `p` when nothing is held). When memory (in pool blocks: ctx->max_held or
+ * the pool cap) or LS_REASM_MAX_SEGS is short the oldest held bytes are
  * delivered, with the holes before them reported as gaps. */
 void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64_t off,
                   const uint8_t *p, size_t n);

@@ -285,6 +285,158 @@ static void large_segment_spans_blocks(void **state)
     teardown_fx(&f);
 }
 
+/* Checks every delivery against the stream's byte at each offset, and that
+ * data and gaps cover each offset once, in order. */
+struct chk {
+    uint64_t next; /* offset the next delivery or gap must start at */
+    uint64_t data, gaps;
+    int bad;
+};
+
+static uint8_t byte_at(uint64_t off)
+{
+    return (uint8_t)('a' + off % 26);
+}
+
+static void c_data(void *ud, uint64_t off, const uint8_t *p, size_t n, double ts)
+{
+    struct chk *c = ud;
+    (void)ts;
+    if (off != c->next)
+        c->bad++;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != byte_at(off + i))
+            c->bad++;
+    c->next = off + n;
+    c->data += n;
+}
+
+static void c_gap(void *ud, uint64_t off, uint64_t n)
+{
+    struct chk *c = ud;
+    if (off != c->next)
+        c->bad++;
+    c->next = off + n;
+    c->gaps += n;
+}
+
+static const struct ls_reasm_ops chk_ops = {c_data, c_gap, NULL};
+
+static void add_byte(struct fx *f, struct chk *c, uint64_t off)
+{
+    uint8_t b = byte_at(off);
+    ls_reasm_add(&f->r, &f->ctx, c, off, &b, 1);
+}
+
+/* One-byte segments sent backwards (the stream start last): each takes a
+ * 64-byte block, and the blocks, not the payload, are held against
+ * max_held, as is the segment cap. Past either the oldest bytes go out,
+ * every offset accounted for as data (the right bytes) or gap. */
+static void reverse_tiny_segments_stay_within_limits(void **state)
+{
+    (void)state;
+    const size_t caps[2] = {4096, (size_t)1 << 20}; /* 64 blocks; past LS_REASM_MAX_SEGS */
+    const uint64_t n = 5000;
+    for (int k = 0; k < 2; k++) {
+        struct fx f;
+        struct chk c = {.next = 100};
+        setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, caps[k], (size_t)1 << 30);
+        f.ctx.ops = &chk_ops;
+        for (uint64_t off = 100 + n - 1; off > 100; off--) {
+            add_byte(&f, &c, off);
+            assert_true(f.r.held_mem <= caps[k]);
+            assert_true(f.pool.in_use <= caps[k]);
+            assert_true(f.r.nsegs <= LS_REASM_MAX_SEGS);
+        }
+        add_byte(&f, &c, 100);
+        ls_reasm_flush(&f.r, &f.ctx, &c);
+        size_t held_max = k == 0 ? caps[0] / 64 : LS_REASM_MAX_SEGS;
+        assert_int_equal(c.bad, 0);
+        assert_int_equal(c.next, 100 + n);
+        assert_int_equal(c.data + c.gaps, n);
+        assert_int_equal(c.data, held_max); /* what was held when the first byte came */
+        assert_int_equal(f.r.delivered, c.data);
+        assert_int_equal(f.r.gap_bytes, c.gaps);
+        assert_true(f.ctx.forced > 0);
+        teardown_fx(&f);
+    }
+}
+
+/* Many disjoint pieces: the segment cap holds however large max_held is,
+ * forcing out the oldest, so an insertion never walks more than it. */
+static void held_segments_are_capped(void **state)
+{
+    (void)state;
+    struct fx f;
+    struct chk c = {.next = 100};
+    setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, (size_t)1 << 30, (size_t)1 << 30);
+    f.ctx.ops = &chk_ops;
+    for (uint64_t i = 0; i < 3 * LS_REASM_MAX_SEGS; i++) {
+        add_byte(&f, &c, 102 + i * 2); /* a hole before every byte */
+        assert_true(f.r.nsegs <= LS_REASM_MAX_SEGS);
+    }
+    assert_int_equal(f.r.nsegs, LS_REASM_MAX_SEGS);
+    assert_int_equal(f.ctx.forced, 2 * LS_REASM_MAX_SEGS);
+    ls_reasm_flush(&f.r, &f.ctx, &c);
+    assert_int_equal(f.r.nsegs, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.data, 3 * LS_REASM_MAX_SEGS);
+    assert_int_equal(c.gaps, 2 + 3 * LS_REASM_MAX_SEGS - 1);
+    teardown_fx(&f);
+}
+
+/* In-order bytes waiting for their ACK go into a block's spare room, which
+ * is charged already: that fits however close to max_held the direction
+ * is. A new block past it forces the oldest bytes out. */
+static void spare_room_is_free_new_blocks_are_not(void **state)
+{
+    (void)state;
+    struct fx f;
+    char piece[101];
+    setup(&f, 100, LS_OVERLAP_FIRST, 256, 1 << 20);
+    memset(piece, 'a', 100);
+    piece[100] = 0;
+    add(&f, 100, piece); /* a 256-byte block: room for about 200 bytes */
+    assert_int_equal(f.r.held_mem, 256);
+    add(&f, 200, piece);
+    assert_int_equal(f.r.held, 200);
+    assert_int_equal(f.r.held_mem, 256);
+    assert_int_equal(f.ctx.forced, 0);
+    piece[50] = 0;
+    add(&f, 300, piece); /* needs a second block: the first goes out early */
+    assert_int_equal(f.ctx.forced, 1);
+    assert_int_equal(f.o.len, 200);
+    assert_int_equal(f.r.held, 50);
+    assert_true(f.r.held_mem <= 256);
+    teardown_fx(&f);
+}
+
+/* Pieces landing alternately near the head and near the tail of a long
+ * list end up in order, whichever end the insertion searched from. */
+static void inserts_at_both_ends(void **state)
+{
+    (void)state;
+    struct fx f;
+    char want[401], two[3] = {0};
+    setup(&f, UINT64_MAX, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
+    for (int i = 0; i < 400; i++)
+        want[i] = (char)byte_at(100 + (uint64_t)i);
+    want[400] = 0;
+    for (int k = 1; k < 200; k++) {
+        int i = k % 2 ? 200 - (k + 1) / 2 : k / 2; /* 199, 1, 198, 2, ... */
+        memcpy(two, want + 2 * i, 2);
+        add(&f, 100 + 2 * (uint64_t)i, two);
+    }
+    add(&f, 101, want + 1); /* the rest, overlapping everything held */
+    assert_int_equal(f.o.len, 0);
+    memcpy(two, want, 2);
+    add(&f, 100, two);
+    assert_string_equal(f.o.text, want);
+    assert_int_equal(f.o.conflicts, 0);
+    assert_int_equal(f.r.nsegs, 0);
+    teardown_fx(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +451,10 @@ int main(void)
         cmocka_unit_test(pool_cap_bounds_memory),
         cmocka_unit_test(rebase_before_delivery),
         cmocka_unit_test(large_segment_spans_blocks),
+        cmocka_unit_test(reverse_tiny_segments_stay_within_limits),
+        cmocka_unit_test(held_segments_are_capped),
+        cmocka_unit_test(spare_room_is_free_new_blocks_are_not),
+        cmocka_unit_test(inserts_at_both_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -750,12 +750,12 @@ static void buffer_cap_forces_oldest_hole(void **state)
 {
     LS_UNUSED(state);
     struct ls_flow_config cfg = cfg_with(LS_DELIVER_ARRIVAL, LS_OVERLAP_FIRST);
-    cfg.max_conn_buffer = 8;
+    cfg.max_conn_buffer = 128; /* two 64-byte blocks */
     struct env *e = env_new(&cfg);
     handshake(e, 1000, 5000);
     seg(e, C, S, "PA", 1003, 5001, "cc");   /* hole of 2 before it */
     seg(e, C, S, "PA", 1007, 5001, "gggg"); /* hole of 2 */
-    seg(e, C, S, "PA", 1013, 5001, "mmmm"); /* past 8 held: the first hole goes */
+    seg(e, C, S, "PA", 1013, 5001, "mmmm"); /* a third block: the first hole goes */
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "gap 1 c2s 2\n"
               "data 1 c2s cc\n");
