@@ -187,7 +187,9 @@ void ls_lpcapw_open(lua_State *L, struct ls_script *s)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, w_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, w_gc);
+    /* A to-be-closed writer closes its file, like writer:close(); freeing it
+     * is __gc's, once no followed connection holds it. */
+    lua_pushcfunction(L, w_close);
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, w_tostring);
     lua_setfield(L, -2, "__tostring");
