@@ -380,18 +380,20 @@ enum ls_decode_status ls_frag_input(struct ls_frag_table *t, const struct ls_pac
         t->st.overlaps++;
         return LS_DECODE_FRAGMENT;
     }
-    if (dup)
+    if (dup && frag->frag_more)
         return LS_DECODE_FRAGMENT;
-    if (d->nfrags >= t->cfg.max_frags) {
+    if (!dup && d->nfrags >= t->cfg.max_frags) {
         drop(t, d);
         t->st.too_many++;
         return LS_DECODE_FRAGMENT;
     }
-    if (!store(t, d, frag)) {
+    if (!dup && !store(t, d, frag)) {
         drop(t, d);
         t->st.evicted++;
         return LS_DECODE_FRAGMENT;
     }
+    /* The last fragment fixes the length, even when its bytes are a copy
+     * of ones already held (it is then not stored again). */
     if (!frag->frag_more)
         d->total = end;
     if (frag->frag_offset == 0) {

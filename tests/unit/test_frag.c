@@ -186,6 +186,24 @@ static void test_duplicates_and_agreeing_overlap(void **state)
     ls_frag_free(t);
 }
 
+/* The last fragment (MF=0) fixes the datagram's length even when its bytes
+ * are all held already: it completes the datagram (in either order). */
+static void test_last_fragment_inside_held_one(void **state)
+{
+    (void)state;
+    struct whole w;
+    struct ls_packet p;
+    for (uint8_t af = 4; af <= 6; af += 2) {
+        make_whole(&w, af, sizeof PAYLOAD); /* 120 bytes: TCP header + PAYLOAD */
+        struct ls_frag_table *t = table(0, 0, 0, 0);
+        assert_int_equal(offer(t, &w, 0, 120, true, 5, 1.0, &p), LS_DECODE_FRAGMENT);
+        assert_int_equal(offer(t, &w, 112, 8, false, 5, 1.0, &p), LS_DECODE_TCP);
+        assert_whole(&p, af);
+        assert_int_equal(ls_frag_stats(t)->datagrams, 0);
+        ls_frag_free(t);
+    }
+}
+
 static void test_conflicting_overlap_drops(void **state)
 {
     (void)state;
@@ -382,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_ipv4_in_order),
         cmocka_unit_test(test_ipv4_reverse_and_mixed),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_last_fragment_inside_held_one),
         cmocka_unit_test(test_duplicates_and_agreeing_overlap),
         cmocka_unit_test(test_conflicting_overlap_drops),
         cmocka_unit_test(test_max_frags),
