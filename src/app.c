@@ -73,7 +73,6 @@ struct ls_app {
     struct ls_stats *st;    /* the flow table's counters; the app adds its own */
     struct ls_capture *cap; /* the file being read, or NULL */
     enum ls_linktype link;
-    bool packets;               /* the script has a `packet` handler */
     size_t next_file;           /* index in cfg->files of the next file to open */
     char *filter;               /* -f and sniff.filter() combined, or NULL */
     bool stopping;              /* read no more: stop, -c count or a signal */
@@ -318,7 +317,8 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
         if (status == LS_DECODE_FRAGMENT)
             status = defrag(a, &pkt);
         bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, &pkt);
-        if (a->packets && l4)
+        /* Asked each time: a handler may register `packet` at any moment. */
+        if (l4 && ls_script_wants_packets(a->s))
             ls_script_packet(a->s, &pkt, ts);
         if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
             a->frame = (struct ls_frame){
@@ -669,7 +669,6 @@ static int setup(struct ls_app *a, char *errbuf)
     if ((rc = ls_script_load(a->s, errbuf)) != 0)
         return rc;
     ls_script_hooks(a->s, &a->sh);
-    a->packets = ls_script_wants_packets(a->s);
     if ((rc = make_filter(a, errbuf)) != 0)
         return rc;
     if ((rc = setup_loop(a, errbuf)) != 0)
