@@ -217,6 +217,17 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
     return dispatch_end(cap, rc, n);
 }
 
+/* Reads past the first `n` records of a file our reader has just opened
+ * again (libpcap handed them out before it gave up on the file). */
+static int ng_skip(struct ls_capture *cap, uint64_t n, char errbuf[LS_ERRBUF_SIZE])
+{
+    struct ls_pcapng_rec rec;
+    for (uint64_t i = 0; i < n; i++)
+        if (ls_pcapng_next(cap->ng, &rec, errbuf) <= 0)
+            return LS_EIO;
+    return 0;
+}
+
 /* ---- classic pcap files we read ---------------------------------------- */
 
 /* A regular classic pcap file: our reader takes it (see pcapfile.h), and a
@@ -414,7 +425,21 @@ int ls_capture_dispatch(struct ls_capture *cap, int max, ls_capture_fn fn, void 
     if (n == PCAP_ERROR_BREAK)
         return 0;
     /* libpcap checks pcapng interfaces lazily: a file it opened may still
-     * be refused at its first record. Our reader then starts it over. */
+     * be refused at its first record, or later (an interface described
+     * after packets, a section in the other byte order). Our reader then
+     * starts it over, past the records already handed out. */
+    if (n < 0 && cap->records > 0 && cap->pcapng) {
+        uint64_t done = cap->records;
+        char ngerr[LS_ERRBUF_SIZE];
+        if (open_pcapng(cap, cap->path, cap->filter, ngerr) == 0 &&
+            ng_skip(cap, done, ngerr) == 0) {
+            pcap_close(cap->p);
+            cap->p = NULL;
+            return ls_capture_dispatch(cap, max, fn, ud, errbuf);
+        }
+        ls_pcapng_close(cap->ng); /* libpcap's reason is reported below */
+        cap->ng = NULL;
+    }
     if (n < 0 && cap->records == 0) {
         int rc = open_pcapng(cap, cap->path, cap->filter, errbuf);
         if (rc == 0) {

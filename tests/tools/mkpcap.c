@@ -6,7 +6,7 @@
  * Usage: mkpcap IN.txt OUT.pcap      ("-" for stdin / stdout)
  *
  * Input, one item per line; '#' starts a comment, blank lines are skipped.
- * Directives (format, link, snaplen, iface and base before the first packet):
+ * Directives (format, link, snaplen and base before the first packet):
  *   format pcap|pcapng   output format (default pcap)
  *   link ether|raw|sll   link type of the file (default ether)
  *   snaplen N            file snaplen; longer packets are cut to N bytes
@@ -14,7 +14,9 @@
  *                        pcapng only (after `format pcapng`): declares the
  *                        next interface (0, 1, ...). LINK is ether, raw, sll
  *                        or a number, a LINKTYPE_ value (105: IEEE 802.11);
- *                        snaplen defaults to 262144, 0 means none. Without
+ *                        snaplen defaults to 262144, 0 means none. An iface
+ *                        line after packets writes its block there (an
+ *                        interface described mid-file). Without
  *                        iface lines a pcapng file has one interface, made of
  *                        `link` and `snaplen`, which cannot be mixed with iface.
  *   base SECONDS         added to every packet time (default 1700000000)
@@ -499,6 +501,7 @@ struct out {
     int pcapng;
     struct iface ifaces[MAXIFACES];
     int nifaces;
+    int nifaces_first;  /* described in the file header, before any packet */
     struct buf recs;    /* pcap records or pcapng packet blocks */
     size_t last_caplen; /* offset in recs of the last record's caplen field */
     unsigned long nrecs;
@@ -576,6 +579,18 @@ static void add_record(struct out *o, double when, int ifn, const struct buf *fr
     o->nrecs++;
 }
 
+/* An interface description block: type, length, link type, reserved,
+ * snaplen, no options (so microseconds), length again. */
+static void idb(struct buf *b, const struct iface *ifc)
+{
+    le32(b, PCAPNG_IDB);
+    le32(b, 20);
+    le16(b, ifc->linktype);
+    le16(b, 0);
+    le32(b, (uint32_t)ifc->snaplen);
+    le32(b, 20);
+}
+
 /* Everything before the records: the pcap file header, or the pcapng
  * section header and interface descriptions. */
 static void file_header(const struct out *o, int badmagic, struct buf *h)
@@ -601,16 +616,8 @@ static void file_header(const struct out *o, int badmagic, struct buf *h)
     le32(h, 0xffffffffu);
     le32(h, 0xffffffffu);
     le32(h, 28);
-    for (int i = 0; i < o->nifaces; i++) {
-        /* Interface description: type, length, link type, reserved,
-         * snaplen, no options (so microseconds), length again. */
-        le32(h, PCAPNG_IDB);
-        le32(h, 20);
-        le16(h, o->ifaces[i].linktype);
-        le16(h, 0);
-        le32(h, (uint32_t)o->ifaces[i].snaplen);
-        le32(h, 20);
-    }
+    for (int i = 0; i < o->nifaces_first; i++)
+        idb(h, &o->ifaces[i]);
 }
 
 int main(int argc, char **argv)
@@ -673,8 +680,6 @@ int main(int argc, char **argv)
         if (!strcmp(w[0], "iface")) {
             if (n < 2 || n > 3)
                 die("want: iface LINK [snaplen=N]");
-            if (seen_packet)
-                die("iface must come before the first packet");
             if (!out.pcapng)
                 die("iface needs `format pcapng` first");
             if (link_set)
@@ -689,6 +694,8 @@ int main(int argc, char **argv)
                     die("unknown iface option '%s' (snaplen=N)", w[2]);
                 ifc->snaplen = (unsigned long)num(w[2] + 8, UINT32_MAX, "snaplen");
             }
+            if (seen_packet) /* described after packets: the block goes here */
+                idb(&out.recs, ifc);
             out.nifaces++;
             continue;
         }
@@ -712,6 +719,8 @@ int main(int argc, char **argv)
         /* A packet. The interfaces are settled at the first one. */
         if (!seen_packet && out.nifaces == 0)
             out.ifaces[out.nifaces++] = (struct iface){linktype, snaplen};
+        if (!seen_packet)
+            out.nifaces_first = out.nifaces;
         seen_packet = 1;
         char *end;
         double t = strtod(w[0], &end);
@@ -834,6 +843,8 @@ int main(int argc, char **argv)
         fclose(in);
     if (out.nifaces == 0) /* no packets */
         out.ifaces[out.nifaces++] = (struct iface){linktype, snaplen};
+    if (!seen_packet)
+        out.nifaces_first = out.nifaces;
 
     FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "wb") : stdout;
     if (!f) {
