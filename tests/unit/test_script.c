@@ -553,7 +553,8 @@ static void t_error_object_not_string(void **state)
     assert_int_equal(g_ignores, 0); /* by the return value, not mid-open */
     has(g_log, "handler 'connection' (conn #5): (error object is a table value)");
     ev_closed(s, &c, LS_CLOSE_END);
-    has(g_log, "handler 'closed' (conn #5): custom");
+    has(g_log, "handler 'closed' (conn #5): custom\nstack traceback:");
+    has(g_log, "script.lua:2: in function"); /* the traceback names the handler */
     assert_int_equal(g_stats.script_errors, 2);
     ev_teardown(s, &c);
     ls_script_free(s);
