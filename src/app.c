@@ -647,6 +647,7 @@ static int setup(struct ls_app *a, char *errbuf)
         .nargs = cfg->nargs,
         .lua_dir = cfg->lua_dir,
         .strict = cfg->strict,
+        .max_memory = cfg->lua_memory,
     };
     int rc;
 

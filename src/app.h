@@ -29,7 +29,8 @@ struct ls_config {
     int nargs;
     const char *lua_dir; /* bundled modules */
     bool strict;
-    int verbosity; /* 0 normal, <0 quieter, >0 more */
+    size_t lua_memory; /* --max-lua-memory, 0 = no limit */
+    int verbosity;     /* 0 normal, <0 quieter, >0 more */
     struct ls_flow_config flow;
     struct ls_frag_config frag;
     bool verify_checksums; /* drop TCP packets with a bad checksum */

@@ -39,6 +39,7 @@ static const char usage_text[] =
     "  --max-buffer BYTES       bytes held for reassembly in total (suffix k, M, G)\n"
     "  --max-conn-buffer BYTES  bytes held per connection direction\n"
     "  --strict                 a script handler error stops the run (exit 1)\n"
+    "  --max-lua-memory BYTES   memory the Lua state may hold (default: no limit)\n"
     "  --verify-checksums       drop packets whose IP/TCP/UDP checksum is wrong\n"
     "  --max-frag-buffer BYTES  bytes held for IP fragment reassembly (default 16M)\n"
     "  --frag-timeout SEC       drop incomplete IP datagrams after this (default 30)\n"
@@ -62,6 +63,7 @@ enum {
     OPT_CHECKSUMS,
     OPT_FRAGBUF,
     OPT_FRAGTIME,
+    OPT_LUAMEM,
 };
 
 static const struct option longopts[] = {
@@ -79,6 +81,7 @@ static const struct option longopts[] = {
     {"verify-checksums", no_argument, NULL, OPT_CHECKSUMS},
     {"max-frag-buffer", required_argument, NULL, OPT_FRAGBUF},
     {"frag-timeout", required_argument, NULL, OPT_FRAGTIME},
+    {"max-lua-memory", required_argument, NULL, OPT_LUAMEM},
     {NULL, 0, NULL, 0},
 };
 
@@ -230,6 +233,9 @@ int main(int argc, char **argv)
                 (size_t)parse_count("--max-conn-buffer", optarg, SIZE_MAX, true);
             break;
         case OPT_STRICT: cfg.strict = true; break;
+        case OPT_LUAMEM:
+            cfg.lua_memory = (size_t)parse_count("--max-lua-memory", optarg, SIZE_MAX, true);
+            break;
         case OPT_CHECKSUMS: cfg.verify_checksums = true; break;
         case OPT_FRAGBUF:
             cfg.frag.max_mem = (size_t)parse_count("--max-frag-buffer", optarg, SIZE_MAX, true);
