@@ -20,8 +20,9 @@
 /* How far back a picked-up stream may move its start for an older segment
  * seen before anything was delivered (about one large window). */
 #define MAX_REBASE ((uint64_t)1 << 20)
-/* The smallest receive window assumed when checking an RST. */
-#define MIN_RST_WINDOW 65535u
+/* The smallest receive window assumed where a segment or ACK is checked
+ * against one (RST, FIN, ACK, a SYN of earlier data): the largest unscaled. */
+#define MIN_WINDOW 65535u
 
 struct emit_ud {
     struct ls_tcp_ctx *t;
@@ -162,11 +163,12 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
         return false; /* a late copy of the original SYN */
     if (!h->syn_seen && h->seq_known && h->rs.gap_bytes == 0) {
         /* The SYN of data already seen (the capture had them out of
-         * order): its next number is where that data starts, or a little
-         * before it. */
+         * order): its next number is where that data starts, or at most a
+         * window before it (segments lost in between). A new connection's
+         * random ISN lands there once in 65536 tries. */
         uint64_t first = h->rs.next - h->rs.delivered;
         uint64_t at = seq_off(h, pkt->seq + 1);
-        if (at <= first && first - at <= MAX_REBASE)
+        if (at <= first && first - at <= MIN_WINDOW)
             return false;
     }
     return true;
@@ -175,7 +177,7 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
 static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
-    uint64_t win = peer->win > MIN_RST_WINDOW ? peer->win : MIN_RST_WINDOW;
+    uint64_t win = peer->win > MIN_WINDOW ? peer->win : MIN_WINDOW;
     if (h->seq_known) {
         uint64_t off = seq_off(h, pkt->seq);
         uint64_t lo = h->rs.next, hi = seen_end(h);
@@ -213,7 +215,7 @@ static bool fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo
         return false;
     if (h->syn_seen && peer->syn_seen && peer->ack_seen) {
         uint64_t acked = seq_off(h, peer->ack);
-        uint64_t win = peer->win > MIN_RST_WINDOW ? peer->win : MIN_RST_WINDOW;
+        uint64_t win = peer->win > MIN_WINDOW ? peer->win : MIN_WINDOW;
         if (!far(acked, fo) && fo > acked + win)
             return false;
     }
@@ -332,7 +334,7 @@ static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
         uint64_t from = seq_off(peer, h->ack);
         if (seen_end(peer) > from)
             from = seen_end(peer);
-        if (a > from + (win > MIN_RST_WINDOW ? win : MIN_RST_WINDOW)) {
+        if (a > from + (win > MIN_WINDOW ? win : MIN_WINDOW)) {
             t->stats->out_of_window++;
             return;
         }
