@@ -199,8 +199,11 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
         uint64_t lo = peer->syn_seen ? LS_TCP_OFF0 : peer->rs.next;
         return a >= lo && a <= seen_end(peer) + (peer->fin_seen ? 1 : 0);
     }
-    /* Without an ACK it cannot answer a SYN: SYN-SENT drops it. */
-    return !peer->syn_seen;
+    /* Without an ACK it cannot answer a SYN: SYN-SENT drops it. Once the
+     * handshake is done (the capture saw only the other side of it), a
+     * stack that lost the connection resets without an ACK (RFC 9293
+     * 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>). */
+    return !peer->syn_seen || c->state >= LS_STATE_ESTABLISHED;
 }
 
 /* A FIN at stream offset `fo` from `dir` may end its stream: not below
