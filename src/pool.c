@@ -21,6 +21,11 @@ static unsigned size_class(size_t size)
     return c;
 }
 
+size_t ls_pool_block_size(size_t size)
+{
+    return (size_t)1 << (size_class(size) + LS_POOL_MIN_SHIFT);
+}
+
 void ls_pool_init(struct ls_pool *pool, size_t limit)
 {
     *pool = (struct ls_pool){0};

@@ -35,6 +35,9 @@ void ls_pool_close(struct ls_pool *pool);
  * malloc fails. Ownership goes to the caller until ls_pool_free. */
 void *ls_pool_alloc(struct ls_pool *pool, size_t size, size_t *got);
 
+/* The real size ls_pool_alloc hands out for `size` bytes (its class). */
+size_t ls_pool_block_size(size_t size);
+
 /* Gives back a block of real size `got` obtained from ls_pool_alloc. */
 void ls_pool_free(struct ls_pool *pool, void *block, size_t got);
 

@@ -148,16 +148,6 @@ struct cost {
     size_t segs;
 };
 
-/* The block size ls_pool_alloc hands out for `size` bytes (its power-of-two
- * classes), which is what the limits are charged. */
-static size_t block_size(size_t size)
-{
-    size_t b = (size_t)1 << LS_POOL_MIN_SHIFT;
-    while (b < size)
-        b <<= 1;
-    return b;
-}
-
 /* Adds what insert_piece takes for `n` bytes at `off` after `last` (NULL:
  * nothing before them): nothing when they fit in last's spare room, which
  * is already charged, else a block per chunk. Spare room for in-order bytes
@@ -168,7 +158,7 @@ static void piece_cost(const struct ls_seg *last, uint64_t off, size_t n, struct
         return;
     while (n > 0) {
         size_t chunk = n < MAX_CHUNK ? n : MAX_CHUNK;
-        c->mem += block_size(SEG_HDR + chunk);
+        c->mem += ls_pool_block_size(SEG_HDR + chunk);
         c->segs++;
         n -= chunk;
     }
@@ -224,7 +214,7 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
         size_t chunk = n < MAX_CHUNK ? n : MAX_CHUNK;
         size_t got;
         /* Room was made for this; the check keeps the limits hard anyway. */
-        if (!has_room(r, ctx, (struct cost){block_size(SEG_HDR + chunk), 1}))
+        if (!has_room(r, ctx, (struct cost){ls_pool_block_size(SEG_HDR + chunk), 1}))
             return false;
         /* A piece that continues the stream in order is usually followed
          * by more: give it room for several segments, so they are appended
@@ -241,7 +231,8 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
             uint64_t carried = r->delivered + r->held + chunk;
             size_t target =
                 carried < IN_ORDER_BLOCK - SEG_HDR ? (size_t)carried : IN_ORDER_BLOCK - SEG_HDR;
-            if (room < target && has_room(r, ctx, (struct cost){block_size(SEG_HDR + target), 1}))
+            if (room < target &&
+                has_room(r, ctx, (struct cost){ls_pool_block_size(SEG_HDR + target), 1}))
                 room = target;
         }
         size_t want = SEG_HDR + room;

@@ -114,6 +114,12 @@ static bool far(uint64_t a, uint64_t b)
     return a > b ? a - b > MAX_DISTANCE : b - a > MAX_DISTANCE;
 }
 
+/* A receive window `win`, or the floor those checks assume. */
+static uint64_t window_at_least(uint32_t win)
+{
+    return win > MIN_WINDOW ? win : MIN_WINDOW;
+}
+
 /* Offset of h's data that the peer has acknowledged, or 0 when unknown. */
 static uint64_t acked_off(const struct ls_half *h, const struct ls_half *peer)
 {
@@ -177,7 +183,7 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
 static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
-    uint64_t win = peer->win > MIN_WINDOW ? peer->win : MIN_WINDOW;
+    uint64_t win = window_at_least(peer->win);
     if (h->seq_known) {
         uint64_t off = seq_off(h, pkt->seq);
         uint64_t lo = h->rs.next, hi = seen_end(h);
@@ -217,9 +223,8 @@ static bool fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo
     if (fo < h->rs.next || far(fo, h->rs.next))
         return false;
     if (h->syn_seen && peer->syn_seen && peer->ack_seen) {
-        uint64_t acked = seq_off(h, peer->ack);
-        uint64_t win = peer->win > MIN_WINDOW ? peer->win : MIN_WINDOW;
-        if (!far(acked, fo) && fo > acked + win)
+        uint64_t acked = acked_off(h, peer);
+        if (!far(acked, fo) && fo > acked + window_at_least(peer->win))
             return false;
     }
     return true;
@@ -334,10 +339,10 @@ static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
          * something never sent (RFC 9293 3.10.7.4 drops it). Lost bytes
          * stay provable by ACKs up to that bound. The scale must be known:
          * hence the handshake. */
-        uint64_t from = seq_off(peer, h->ack);
+        uint64_t from = acked_off(peer, h);
         if (seen_end(peer) > from)
             from = seen_end(peer);
-        if (a > from + (win > MIN_WINDOW ? win : MIN_WINDOW)) {
+        if (a > from + window_at_least(win)) {
             t->stats->out_of_window++;
             return;
         }
