@@ -274,7 +274,8 @@ static void on_ahead(void *ud, uint64_t index, const uint8_t *data, uint32_t cap
 static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
 {
     struct ls_app *a = ud;
-    struct ls_packet pkt;
+    struct ls_packet own; /* decoded here, or reassembled from fragments */
+    const struct ls_packet *pkt = &own;
     enum ls_decode_status status;
 
     a->st->packets++;
@@ -286,12 +287,14 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     bool hashed = false; /* the look-ahead's hash applies (a TCP segment as seen) */
     uint32_t hash = 0;
     if (seen != NULL && seen->index == index && seen->data == data) {
+        /* The slot stays put until the next record is shown ahead, after
+         * this call. */
         status = seen->status;
-        pkt = seen->pkt;
+        pkt = &seen->pkt;
         hashed = status == LS_DECODE_TCP;
         hash = seen->hash;
     } else {
-        status = ls_decode(link, data, caplen, wirelen, &pkt);
+        status = ls_decode(link, data, caplen, wirelen, &own);
     }
     if (status == LS_DECODE_UNSUPPORTED_LINK && !a->warned_link) {
         /* A pcapng interface of a type we cannot decode: say so once. */
@@ -314,19 +317,23 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
             ls_frag_expire(a->frag, ls_flow_now(a->ft));
             a->st->frag = *ls_frag_stats(a->frag);
         }
-        if (status == LS_DECODE_FRAGMENT)
-            status = defrag(a, &pkt);
-        bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, &pkt);
+        if (status == LS_DECODE_FRAGMENT) {
+            if (pkt != &own)
+                own = *pkt;
+            pkt = &own;
+            status = defrag(a, &own);
+        }
+        bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, pkt);
         /* Asked each time: a handler may register `packet` at any moment. */
         if (l4 && ls_script_wants_packets(a->s))
-            ls_script_packet(a->s, &pkt, ts);
+            ls_script_packet(a->s, pkt, ts);
         if (l4 && status == LS_DECODE_TCP && !ls_script_stop_requested(a->s)) {
             a->frame = (struct ls_frame){
                 .ts = ts, .data = data, .caplen = caplen, .wirelen = wirelen, .link = link};
             if (hashed)
-                ls_flow_input_hashed(a->ft, &pkt, ts, hash);
+                ls_flow_input_hashed(a->ft, pkt, ts, hash);
             else
-                ls_flow_input(a->ft, &pkt, ts);
+                ls_flow_input(a->ft, pkt, ts);
         }
     }
     if (ls_script_stop_requested(a->s) || (a->cfg->count && a->st->packets >= a->cfg->count)) {

@@ -476,10 +476,11 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pk
                 __builtin_prefetch((const char *)c + off);
         return;
     }
-    int dir = -1;
-    for (c = *b; c != NULL; c = c->hash_next)
-        if (c->hash == hash && (dir = packet_dir(c, pkt)) >= 0)
-            break;
+    /* A prefetch needs no certainty: the first connection with the full
+     * hash, and its direction from the source port and address, are right
+     * but for a 32-bit collision, which only costs a useless prefetch. */
+    for (c = *b; c != NULL && c->hash != hash; c = c->hash_next)
+        ;
     if (c == NULL)
         return;
     if (stage == 2) {
@@ -494,6 +495,9 @@ void ls_flow_prefetch(const struct ls_flow_table *ft, const struct ls_packet *pk
                 __builtin_prefetch(next[i]);
         return;
     }
+    int dir = c->client_port == pkt->sport && ls_load64(c->client_ip) == ls_load64(pkt->src)
+                  ? LS_DIR_C2S
+                  : LS_DIR_S2C;
     /* The bytes this packet's ACK may release (the peer's held data), and
      * where its own bytes go if they are held. */
     if (pkt->flags & LS_TCP_ACK)
