@@ -373,6 +373,23 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
         cur = find_pos(r, off);
         if (has_room(r, ctx, hold_cost(r, cur, off, n)))
             break;
+        if (r->head && off < r->head->off) {
+            /* The new bytes begin before everything held: they are the
+             * oldest, so they go out first (the hole they fill is no gap). */
+            size_t now = (size_t)min64(n, r->head->off - off);
+            ctx->forced++;
+            if (off > r->next)
+                emit_gap(r, ctx, ud, off - r->next);
+            emit(r, ctx, ud, p, now, ctx->now);
+            p += now;
+            n -= now;
+            off += now;
+            if (n == 0) {
+                deliver_held(r, ctx, ud, r->limit);
+                return;
+            }
+            continue;
+        }
         if (!force_front(r, ctx, ud)) {
             /* Nothing of ours is held and memory is still short: these bytes
              * cannot wait, so they go out now, any hole before them lost. */

@@ -213,18 +213,22 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
 }
 
 /* A FIN at stream offset `fo` from `dir` may end its stream: not below
- * bytes already delivered (they were sent before it), and within the
- * receiver's window when the handshake told us its scale (RFC 9293
- * 3.10.7.4: acceptability comes before the FIN is processed). The first
+ * bytes already seen from that side (no stack sends past its FIN, RFC 9293
+ * 3.10.7.4), not below what the receiver has acknowledged past the FIN's
+ * own number, and within the receiver's window when the handshake told us
+ * its scale (acceptability comes before the FIN is processed). The first
  * FIN accepted is final, so a forged one must not get through. */
 static bool fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
-    if (fo < h->rs.next || far(fo, h->rs.next))
+    if (fo < h->rs.next || fo < h->max_end || far(fo, h->rs.next))
         return false;
-    if (h->syn_seen && peer->syn_seen && peer->ack_seen) {
+    if (peer->ack_seen) {
         uint64_t acked = acked_off(h, peer);
-        if (!far(acked, fo) && fo > acked + window_at_least(peer->win))
+        if (!far(acked, fo) && acked > fo + 1)
+            return false;
+        if (h->syn_seen && peer->syn_seen && !far(acked, fo) &&
+            fo > acked + window_at_least(peer->win))
             return false;
     }
     return true;
