@@ -424,15 +424,26 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         c->flags |= LS_CONN_RESET;
         c->reset_dir = (uint8_t)dir;
         c->reset_seq = pkt->seq + pkt->payload_len;
+        /* Its ACK acknowledges like any other (bounded the same way), and
+         * tells a copy of an earlier ACK from the sender going on. */
+        if ((fl & LS_TCP_ACK) && h->seq_known && peer->seq_known)
+            handle_ack(t, c, dir, pkt, h->win);
         return LS_TCP_RESET;
     }
 
     /* A stack that sent a reset says nothing more on the connection: if
      * its side goes on, the reset was forged (same sequence numbers, but
-     * not the endpoint's). The other side's segments already in flight
-     * are still delivered during the grace period. */
+     * not the endpoint's). A bare ACK that carries nothing new (no number
+     * past the reset's, no ACK past the last) is a copy of one sent before
+     * the reset, reordered behind it, and says nothing. The other side's
+     * segments already in flight are still delivered during the grace
+     * period. */
     enum ls_tcp_verdict verdict = LS_TCP_CONTINUE;
-    if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir) {
+    bool says_nothing = (fl & (LS_TCP_SYN | LS_TCP_FIN | LS_TCP_ACK)) == LS_TCP_ACK &&
+                        !pkt->payload_len && !pkt->payload_missing &&
+                        (int32_t)(pkt->seq - c->reset_seq) <= 0 && h->ack_seen &&
+                        (int32_t)(pkt->ack - h->ack) <= 0;
+    if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir && !says_nothing) {
         c->flags &= ~LS_CONN_RESET;
         t->stats->rst_ignored++;
         verdict = LS_TCP_UNRESET;

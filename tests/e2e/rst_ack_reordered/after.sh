@@ -1,0 +1,2 @@
+echo "--- forged, the client goes on"
+"$LUASNIFF" -r packets2.pcap events.lua
