@@ -521,9 +521,9 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
     struct ls_conn *c = find(ft, pkt, hash, &dir);
 
     if (c && (c->flags & LS_CONN_DEAD)) {
-        /* A SYN after the end starts over on the same 4-tuple; anything
-         * else is a straggler of the old connection. */
-        if (!ls_tcp_is_new_syn(c, (enum ls_dir)dir, pkt)) {
+        /* A new connection may start over on the same 4-tuple; anything
+         * else is a straggler of the old one. */
+        if (!ls_tcp_starts_anew(c, (enum ls_dir)dir, pkt)) {
             ft->stats.stray++;
             return;
         }

@@ -180,6 +180,28 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
     return true;
 }
 
+bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
+{
+    if (pkt->flags & LS_TCP_RST)
+        return false;
+    if (ls_tcp_is_new_syn(c, dir, pkt))
+        return true;
+    const struct ls_half *h = &c->half[dir];
+    if (!h->seq_known)
+        return false; /* nothing to compare with: a straggler */
+    if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK)) == (LS_TCP_SYN | LS_TCP_ACK))
+        /* A SYN-ACK opening another ISN: the new connection's SYN was not
+         * captured. A copy of the old one repeats its ISN. */
+        return h->syn_seen ? h->isn != pkt->seq + 1 : far(seq_off(h, pkt->seq + 1), h->rs.next);
+    /* Data past the old stream's end by more than the receiver's window,
+     * or far from it, is no retransmission of it nor data it had in flight. */
+    if (!pkt->payload_len && !pkt->payload_missing)
+        return false;
+    uint64_t off = seq_off(h, pkt->seq), end = seen_end(h);
+    return off > end + window_at_least(c->half[!dir].win) ||
+           (far(off, h->rs.next) && far(off, end));
+}
+
 static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];

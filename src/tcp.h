@@ -55,6 +55,12 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
  * its handshake. */
 bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt);
 
+/* True when `pkt` (from `dir`) on an ended connection begins a new one on
+ * the same endpoints rather than being a straggler: a new SYN, a SYN-ACK
+ * with another ISN (its SYN not captured), or data far from where the old
+ * stream was. */
+bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt);
+
 /* Delivers everything held in both directions, holes reported as gaps
  * (close, timeout, end of input). May run scripts. */
 void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c);

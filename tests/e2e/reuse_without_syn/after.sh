@@ -1,0 +1,2 @@
+echo "--- no handshake"
+"$LUASNIFF" -r packets2.pcap script.lua
