@@ -91,13 +91,30 @@ static uint64_t initial_limit(const struct ls_tcp_ctx *t)
     return t->deliver_on_ack ? LS_TCP_OFF0 : UINT64_MAX;
 }
 
+/* A stream started by its own data may begin earlier: the capture can
+ * have the first bytes, or the SYN, after them. With --deliver arrival its
+ * bytes wait for one more packet of the connection (see ls_tcp_input). */
 static void set_base(const struct ls_tcp_ctx *t, struct ls_half *h, uint32_t isn, uint8_t from)
 {
     h->isn = isn;
     h->seq_known = true;
     h->base_from = from;
     h->max_end = LS_TCP_OFF0;
-    ls_reasm_init(&h->rs, LS_TCP_OFF0, initial_limit(t));
+    ls_reasm_init(&h->rs, LS_TCP_OFF0,
+                  from == LS_BASE_DATA && !t->deliver_on_ack ? LS_TCP_OFF0 : initial_limit(t));
+}
+
+/* With --deliver arrival, whether direction `d` still waits to see if its
+ * stream starts before its first bytes. */
+static bool start_pending(const struct ls_tcp_ctx *t, const struct ls_conn *c, int d)
+{
+    return !t->deliver_on_ack && c->half[d].seq_known && c->half[d].rs.limit != UINT64_MAX;
+}
+
+static void release_start(struct ls_tcp_ctx *t, struct ls_conn *c, int d)
+{
+    struct emit_ud u = {t, c, (enum ls_dir)d};
+    ls_reasm_set_limit(&c->half[d].rs, &t->rctx, &u, UINT64_MAX);
 }
 
 /* The highest byte known to exist in direction h: data seen, or its FIN. */
@@ -423,7 +440,26 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
 }
 
+static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                                 const struct ls_packet *pkt);
+
+/* A direction started by its data (--deliver arrival) is released by the
+ * next packet: one from the other side first, so that events keep capture
+ * order; one from its own side after it is handled, so that older bytes or
+ * a SYN it brings move the start back first. */
 enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
+                                 const struct ls_packet *pkt)
+{
+    bool own_pending = start_pending(t, c, dir);
+    if (start_pending(t, c, !dir))
+        release_start(t, c, !dir);
+    enum ls_tcp_verdict v = input(t, c, dir, pkt);
+    if (own_pending && start_pending(t, c, dir))
+        release_start(t, c, dir);
+    return v;
+}
+
+static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
                                  const struct ls_packet *pkt)
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
