@@ -207,11 +207,13 @@ static void run_timers(struct ls_app *a, double ts)
     while (!ls_script_stop_requested(a->s)) {
         t = ls_script_next_timer(a->s);
         /* A timer re-armed at the deadline just run waits for the next
-         * packet rather than spinning here. */
-        if (t < 0 || t > ts || t == prev)
+         * step rather than spinning here: the next later deadline. */
+        if (t >= 0 && t <= prev)
+            t = ls_script_next_timer_after(a->s, prev);
+        if (t < 0 || t > ts)
             break;
         ls_flow_advance(a->ft, t);
-        ls_script_run_timers(a->s, t);
+        ls_script_run_timers(a->s, t, ts);
         prev = t;
     }
 }

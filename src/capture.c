@@ -5,6 +5,7 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct ls_dump {
     pcap_dumper_t *d;
     char *path;
     int dlt;
+    uint64_t skipped; /* frames of another link type (pcapng), not written */
 };
 
 struct ls_capture {
@@ -135,7 +137,11 @@ static int linktype_dlt(int linktype)
 static int open_pcapng(struct ls_capture *cap, const char *path, const char *filter,
                        char errbuf[LS_ERRBUF_SIZE])
 {
-    FILE *f = path == NULL ? NULL : fopen(path, "rb");
+    /* Only a regular file can be opened a second time and probed: a pipe
+     * would wait for another writer. */
+    struct stat st;
+    FILE *f =
+        path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ? NULL : fopen(path, "rb");
     int lt;
 
     if (f == NULL || !ls_pcapng_probe(f)) {
@@ -191,6 +197,28 @@ static int dispatch_end(struct ls_capture *cap, int rc, int n)
     return n;
 }
 
+/* -w from our pcapng reader: a pcap file has one link type, so frames of
+ * interfaces of another type are counted instead (see ls_capture_dump_close). */
+static void ng_dump(struct ls_dump *d, int dlt, const struct ls_pcapng_rec *rec)
+{
+    if (dlt != d->dlt) {
+        d->skipped++;
+        return;
+    }
+    int64_t sec = (int64_t)rec->ts;
+    if ((double)sec > rec->ts)
+        sec--; /* toward minus infinity */
+    int64_t usec = (int64_t)((rec->ts - (double)sec) * 1e6 + 0.5);
+    if (usec >= 1000000) {
+        sec += 1;
+        usec -= 1000000;
+    }
+    struct pcap_pkthdr h = {.ts = {.tv_sec = (time_t)sec, .tv_usec = (suseconds_t)usec},
+                            .caplen = rec->caplen,
+                            .len = rec->wirelen};
+    pcap_dump((u_char *)d->d, &h, rec->data);
+}
+
 static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SIZE])
 {
     struct ls_pcapng_rec rec;
@@ -212,6 +240,8 @@ static int ng_dispatch(struct ls_capture *cap, int max, char errbuf[LS_ERRBUF_SI
             cap->frame_named = true;
             set_dlt(cap, dlt);
         }
+        if (cap->dump != NULL)
+            ng_dump(cap->dump, dlt, &rec);
         cap->fn(cap->ud, rec.ts, rec.data, rec.caplen, rec.wirelen);
     }
     return dispatch_end(cap, rc, n);
@@ -715,16 +745,23 @@ int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const ch
             snprintf(errbuf, LS_ERRBUF_SIZE, "%s: out of memory", path);
             return LS_ENOMEM;
         }
-        /* The file takes this source's link type and snapshot length. */
-        d->d = pcap_dump_open(cap->p, path);
+        /* The file takes this source's link type and snapshot length; a
+         * pcapng file our reader took has no libpcap handle, and maybe no
+         * interface yet (then Ethernet, the commonest). */
+        d->dlt = cap->dlt >= 0 ? cap->dlt : DLT_EN10MB;
+        pcap_t *p = cap->p != NULL ? cap->p : pcap_open_dead(d->dlt, 262144);
+        d->d = p != NULL ? pcap_dump_open(p, path) : NULL;
         if (d->d == NULL) {
             snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: %s", path,
-                     strip_path(pcap_geterr(cap->p), path));
+                     p != NULL ? strip_path(pcap_geterr(p), path) : "out of memory");
+            if (p != NULL && p != cap->p)
+                pcap_close(p);
             free(d->path);
             free(d);
             return LS_ECAPTURE;
         }
-        d->dlt = cap->dlt;
+        if (p != cap->p)
+            pcap_close(p);
         *dp = d;
     } else if (d->dlt != cap->dlt) {
         /* A pcap file has one link type; pcapng could mix them, but libpcap
@@ -754,6 +791,12 @@ int ls_capture_dump_close(struct ls_dump *d, char errbuf[LS_ERRBUF_SIZE])
     if (pcap_dump_flush(d->d) != 0) {
         snprintf(errbuf, LS_ERRBUF_SIZE, "-w %s: write error", d->path);
         rc = LS_EIO;
+    } else if (d->skipped > 0) {
+        snprintf(errbuf, LS_ERRBUF_SIZE,
+                 "-w %s: %" PRIu64 " frames of interfaces of another link type not written "
+                 "(a pcap file has one)",
+                 d->path, d->skipped);
+        rc = LS_EINVAL;
     }
     pcap_dump_close(d->d);
     free(d->path);

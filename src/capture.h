@@ -136,8 +136,9 @@ int ls_capture_dump_attach(struct ls_capture *cap, struct ls_dump **dp, const ch
 /* Pushes buffered records to the file (NULL does nothing). */
 void ls_capture_dump_flush(struct ls_dump *d);
 
-/* Flushes and closes the writer (NULL does nothing). Returns 0, or LS_EIO
- * when the last writes failed. */
+/* Flushes and closes the writer (NULL does nothing). Returns 0; LS_EIO
+ * when the last writes failed; LS_EINVAL when frames of a pcapng interface
+ * of another link type than the file's could not be written. */
 int ls_capture_dump_close(struct ls_dump *d, char errbuf[LS_ERRBUF_SIZE]);
 /* For a progress display: bytes of the file read so far and its size.
  * Returns false when unknown (stdin or another non-regular file). */

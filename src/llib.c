@@ -112,7 +112,20 @@ double ls_script_next_timer(struct ls_script *s)
     return s->heap[0]->deadline;
 }
 
-void ls_script_run_timers(struct ls_script *s, double now)
+double ls_script_next_timer_after(struct ls_script *s, double after)
+{
+    double best = -1.0;
+    if (ls_script_next_timer(s) < 0)
+        return -1.0;
+    for (size_t i = 0; i < s->nheap; i++) { /* rare: a scan is enough */
+        double d = s->heap[i]->deadline;
+        if (d > after && (best < 0 || d < best))
+            best = d;
+    }
+    return best;
+}
+
+void ls_script_run_timers(struct ls_script *s, double now, double upto)
 {
     double clock = ls_flow_now(s->ft);
     ls_llib_anchor(s, clock > 0 ? clock : now);
@@ -132,12 +145,14 @@ void ls_script_run_timers(struct ls_script *s, double now)
              * the clock jumped several periods (a quiet stretch), the missed
              * ones are skipped instead of fired in a burst; the phase stays. */
             double next = t->deadline + t->interval;
-            if (next <= now) {
-                double periods = (now - t->deadline) / t->interval; /* >= 1 */
+            if (upto < now)
+                upto = now;
+            if (next <= upto) {
+                double periods = (upto - t->deadline) / t->interval; /* >= 1 */
                 if (periods < 1e18)
                     next = t->deadline + ((double)(uint64_t)periods + 1) * t->interval;
-                if (next <= now) /* rounding, or an absurd jump */
-                    next = now + t->interval;
+                if (next <= upto) /* rounding, or an absurd jump */
+                    next = upto + t->interval;
             }
             t->deadline = next;
             insert(s, t); /* no growth: it just left the heap */

@@ -102,10 +102,17 @@ const char *ls_script_filter(const struct ls_script *s);
  * clock). */
 double ls_script_next_timer(struct ls_script *s);
 
+/* The earliest pending deadline later than `after`, or a negative value:
+ * where the clock steps next when the timers due at `after` were re-armed
+ * there by their callbacks (they fire at that next step). */
+double ls_script_next_timer_after(struct ls_script *s, double after);
+
 /* Fires, in deadline order, every timer due at or before `now` (a capture
- * time). Timers created or rescheduled by these callbacks fire at a later
- * call at the earliest, so one call never loops. Calls into Lua. */
-void ls_script_run_timers(struct ls_script *s, double now);
+ * time). The clock is heading for `upto` (>= now): a periodic timer is
+ * rescheduled to its first period after it, so a jump over several periods
+ * fires it once. Timers created or rescheduled by these callbacks fire at a
+ * later call at the earliest, so one call never loops. Calls into Lua. */
+void ls_script_run_timers(struct ls_script *s, double now, double upto);
 
 /* Calls the `done` handler with the final stats (after every teardown).
  * Calls into Lua. */
