@@ -430,7 +430,10 @@ static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *d
      * that -c and sniff.stop() end the file where the run ended. */
     if (cap->dump != NULL)
         pcap_dump((u_char *)cap->dump->d, h, data);
-    ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
+    /* A file's seconds are unsigned 32 bits (libpcap reads them signed, so
+     * times after 2038 would go negative); an interface's are the kernel's. */
+    ts = (cap->live ? (double)h->ts.tv_sec : (double)(uint32_t)h->ts.tv_sec) +
+         (double)h->ts.tv_usec / 1e6;
     cap->fn(cap->ud, ts, data, h->caplen, h->len);
 }
 

@@ -253,7 +253,7 @@ static const char *record_at(struct ls_pcapfile *f, size_t *pos, struct ls_pcapf
         return why;
     }
     const uint8_t *h = f->base + *pos;
-    rec->sec = (int32_t)load32(f, h);
+    rec->sec = load32(f, h); /* unsigned: the format runs to 2106 */
     rec->usec = load32(f, h + 4);
     if (f->nsec)
         rec->usec /= 1000;

@@ -23,7 +23,7 @@
  * ls_pcapfile_ahead call (either may move the buffer), or, for a reader
  * over memory, as long as that memory. */
 struct ls_pcapfile_rec {
-    int64_t sec;   /* capture time: seconds (the file's signed 32 bits) */
+    int64_t sec;   /* capture time: seconds (the file's unsigned 32 bits) */
     uint32_t usec; /* and microseconds (nanosecond files are truncated, as libpcap does) */
     const uint8_t *data;
     uint32_t caplen;  /* bytes in data; never above the file's snapshot length */

@@ -88,7 +88,9 @@ int ls_pcapw_write(struct ls_pcapw *w, const struct ls_frame *f)
         return LS_EIO;
     /* Split the time back into seconds and microseconds, rounding to the
      * microsecond the source had (a double holds it exactly enough). */
-    sec = f->ts > 0 ? (double)(uint32_t)f->ts : 0.0;
+    /* The format's seconds are unsigned 32 bits: earlier or later times
+     * (a pcapng file can hold them) are clamped. */
+    sec = !(f->ts > 0) ? 0.0 : f->ts >= 4294967295.0 ? 4294967295.0 : (double)(uint32_t)f->ts;
     rec[0] = (uint32_t)sec;
     rec[1] = (uint32_t)((f->ts - sec) * 1e6 + 0.5);
     if (rec[1] >= 1000000u) {

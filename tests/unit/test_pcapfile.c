@@ -186,7 +186,8 @@ static void expect_no_ahead(struct ls_pcapfile *r)
 /* ---- files in memory ---------------------------------------------------- */
 
 /* Three records in each of the four header forms. Seconds are the file's
- * signed 32 bits; nanoseconds are truncated to microseconds. */
+ * unsigned 32 bits (times after 2038 stay positive, up to 2106);
+ * nanoseconds are truncated to microseconds. */
 static void test_four_forms(void **state)
 {
     (void)state;
@@ -219,8 +220,8 @@ static void test_four_forms(void **state)
         expect_rec(r, f.b + d0, 1, 60, 1700000000, 123456, 10);
         ls_pcapfile_position(r, &done, &total);
         assert_int_equal(done, d0 + 1);
-        expect_rec(r, f.b + d1, 60, 60, -1, 999999, 11);
-        expect_rec(r, f.b + d2, 1514, 1600, INT64_C(-2147483648), 1, 12);
+        expect_rec(r, f.b + d1, 60, 60, INT64_C(4294967295), 999999, 11);
+        expect_rec(r, f.b + d2, 1514, 1600, INT64_C(2147483648), 1, 12);
         ls_pcapfile_position(r, &done, &total);
         assert_int_equal(done, f.n);
         expect_end(r);
