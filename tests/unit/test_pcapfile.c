@@ -622,7 +622,7 @@ static void test_file(void **state)
     assert_int_equal(rec.usec, 0);
     assert_true(is_pat(rec.data, 42, 1));
     assert_memory_equal(base, f.b, f.n);
-    expect_rec(r, base + d[1], 1000, 1500, -2, 5, 2);
+    expect_rec(r, base + d[1], 1000, 1500, INT64_C(4294967294), 5, 2);
     assert_ptr_equal(a1, base + d[1]);
     expect_rec(r, base + d[2], 7, 9, 102, 123456, 3);
     ls_pcapfile_position(r, &done, &total);
