@@ -38,7 +38,8 @@ struct ls_half {
     uint32_t win;     /* last window this side advertised (scaled when known) */
     uint32_t ack;     /* last ACK number this side sent */
     uint64_t max_end; /* highest stream offset + 1 seen from this side */
-    uint64_t fin_off; /* stream offset of this side's FIN (valid with fin_seen) */
+    uint64_t fin_off; /* stream offset of this side's FIN (valid with fin_seen); without
+                       * it, non-zero: a FIN waiting for an ACK of exactly it */
     int8_t wscale;    /* window scale from this side's SYN, -1 unknown */
     bool seq_known;   /* isn is meaningful */
     bool syn_seen;

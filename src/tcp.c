@@ -100,6 +100,7 @@ static void set_base(const struct ls_tcp_ctx *t, struct ls_half *h, uint32_t isn
     h->seq_known = true;
     h->base_from = from;
     h->max_end = LS_TCP_OFF0;
+    h->fin_off = 0; /* no FIN candidate in the old numbering */
     ls_reasm_init(&h->rs, LS_TCP_OFF0,
                   from == LS_BASE_DATA && !t->deliver_on_ack ? LS_TCP_OFF0 : initial_limit(t));
 }
@@ -251,26 +252,51 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     return !peer->syn_seen || c->state >= LS_STATE_ESTABLISHED;
 }
 
-/* A FIN at stream offset `fo` from `dir` may end its stream: not below
- * bytes already seen from that side (no stack sends past its FIN, RFC 9293
- * 3.10.7.4), not below what the receiver has acknowledged past the FIN's
- * own number, and within the receiver's window when the handshake told us
- * its scale (acceptability comes before the FIN is processed). The first
- * FIN accepted is final, so a forged one must not get through. */
-static bool fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo)
+/* Stream offset `off` from `dir` lies past the receiver's last ACK plus its
+ * window, when the handshake told us the window's scale: a receiver drops
+ * such a segment (RFC 9293 3.10.7.4), so it proves nothing about the
+ * stream's end. */
+static bool beyond_window(const struct ls_conn *c, enum ls_dir dir, uint64_t off)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
-    if (fo < h->rs.next || fo < h->max_end || far(fo, h->rs.next))
+    if (!h->syn_seen || !peer->syn_seen || !peer->ack_seen)
         return false;
+    uint64_t acked = acked_off(h, peer);
+    return !far(acked, off) && off > acked + window_at_least(peer->win);
+}
+
+/* Whether a FIN at stream offset `fo` from `dir` may end its stream: not
+ * below bytes already seen from that side (no stack sends data past its own
+ * FIN, RFC 9293 3.10.7.4), not below the receiver's last ACK minus one, and
+ * within the receiver's window when the handshake told us its scale
+ * (acceptability comes before the FIN is processed). The first FIN accepted
+ * is final, so a forged one must not get through. */
+enum fin_verdict {
+    FIN_REJECTED,
+    FIN_ACCEPTED,
+    FIN_ACKED_PAST /* only the receiver's ACK is past it: an ACK can be forged
+                    * too, so the FIN waits for an ACK of exactly its number */
+};
+
+static enum fin_verdict fin_acceptable(const struct ls_conn *c, enum ls_dir dir, uint64_t fo)
+{
+    const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    if (fo < h->rs.next || fo < h->max_end || far(fo, h->rs.next) || beyond_window(c, dir, fo))
+        return FIN_REJECTED;
     if (peer->ack_seen) {
         uint64_t acked = acked_off(h, peer);
         if (!far(acked, fo) && acked > fo + 1)
-            return false;
-        if (h->syn_seen && peer->syn_seen && !far(acked, fo) &&
-            fo > acked + window_at_least(peer->win))
-            return false;
+            return FIN_ACKED_PAST;
     }
-    return true;
+    return FIN_ACCEPTED;
+}
+
+static void accept_fin(struct ls_half *h, uint64_t fo)
+{
+    h->fin_seen = true;
+    h->fin_off = fo;
+    if (fo > h->max_end)
+        h->max_end = fo;
 }
 
 /* A hole below bytes already seen, which the receiver has acknowledged,
@@ -375,6 +401,10 @@ static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
         t->stats->out_of_window++;
         return;
     }
+    /* A FIN refused because an ACK had passed it counts once the receiver
+     * acknowledges exactly it: that earlier ACK was the forged one. */
+    if (!peer->fin_seen && peer->fin_off != 0 && a == peer->fin_off + 1 && a >= peer->max_end)
+        accept_fin(peer, peer->fin_off);
     if (h->ack_seen && h->syn_seen && peer->syn_seen) {
         /* An ACK covers only bytes the peer sent, and the peer sends no
          * more than this side's window past its ACK: an ACK more than a
@@ -432,7 +462,9 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
         n = off + n > h->fin_off ? (size_t)(h->fin_off - off) : n;
         end = h->fin_off;
     }
-    if (end > h->max_end)
+    /* Bytes a receiver would drop do not move the end seen (a forged byte
+     * far ahead must not make the real FIN look early). */
+    if (end > h->max_end && !beyond_window(c, dir, off))
         h->max_end = end;
     if (c->flags & LS_CONN_IGNORED)
         return;
@@ -482,9 +514,11 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         c->flags |= LS_CONN_RESET;
         c->reset_dir = (uint8_t)dir;
         c->reset_seq = pkt->seq + pkt->payload_len;
-        /* Its ACK acknowledges like any other (bounded the same way), and
+        /* Its ACK acknowledges like any other, but only bytes seen: a
+         * forged reset's ACK must not make later real ACKs look old. It
          * tells a copy of an earlier ACK from the sender going on. */
-        if ((fl & LS_TCP_ACK) && h->seq_known && peer->seq_known)
+        if ((fl & LS_TCP_ACK) && h->seq_known && peer->seq_known &&
+            seq_off(peer, pkt->ack) <= seen_end(peer) + (peer->fin_seen ? 1 : 0))
             handle_ack(t, c, dir, pkt, h->win);
         return LS_TCP_RESET;
     }
@@ -527,12 +561,11 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
 
     if ((fl & LS_TCP_FIN) && !h->fin_seen) {
         uint64_t fo = seq_off(h, dseq) + pkt->payload_len + pkt->payload_missing;
-        if (fin_acceptable(c, dir, fo)) {
-            h->fin_seen = true;
-            h->fin_off = fo;
-            if (fo > h->max_end)
-                h->max_end = fo;
-        }
+        enum fin_verdict v = fin_acceptable(c, dir, fo);
+        if (v == FIN_ACCEPTED)
+            accept_fin(h, fo);
+        else if (v == FIN_ACKED_PAST)
+            h->fin_off = fo; /* a candidate, see handle_ack */
     }
 
     if (c->state < LS_STATE_ESTABLISHED && (c->flags & LS_CONN_MIDSTREAM))
@@ -587,8 +620,7 @@ void ls_tcp_flush(struct ls_tcp_ctx *t, struct ls_conn *c)
                 end = at;
         }
         if (h->fin_seen) {
-            if (h->fin_off > end)
-                end = h->fin_off;
+            end = h->fin_off; /* bytes held past it were out of the window */
         } else {
             uint64_t acked = acked_off(h, &c->half[!d]);
             if (acked > end && !far(acked, end))
