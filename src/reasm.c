@@ -58,10 +58,13 @@ void ls_reasm_init(struct ls_reasm *r, uint64_t start, uint64_t limit)
     r->limit = limit;
 }
 
-void ls_reasm_rebase(struct ls_reasm *r, uint64_t start)
+void ls_reasm_rebase(struct ls_reasm *r, uint64_t start, bool hold)
 {
-    if (r->delivered == 0 && r->gap_bytes == 0 && start < r->next)
+    if (r->delivered == 0 && r->gap_bytes == 0 && start < r->next) {
+        if (hold && r->limit == r->next)
+            r->limit = start;
         r->next = start;
+    }
 }
 
 uint64_t ls_reasm_contig_end(const struct ls_reasm *r)

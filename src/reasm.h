@@ -103,7 +103,10 @@ uint64_t ls_reasm_held_end(const struct ls_reasm *r);
 void ls_reasm_discard(struct ls_reasm *r, struct ls_reasm_ctx *ctx);
 
 /* Moves the start of a stream that has delivered nothing yet back to
- * `start` (a segment older than the first one seen, on a mid-stream pickup). */
-void ls_reasm_rebase(struct ls_reasm *r, uint64_t start);
+ * `start` (a segment older than the first one seen, on a mid-stream pickup).
+ * With `hold`, a delivery limit still at the old start moves with it (the
+ * older bytes wait for their ACK too); without, they count as acknowledged
+ * (the old start came from an ACK). */
+void ls_reasm_rebase(struct ls_reasm *r, uint64_t start, bool hold);
 
 #endif

@@ -172,18 +172,27 @@ void ls_tcp_init(struct ls_tcp_ctx *t, struct ls_conn *c)
     }
 }
 
+/* `isn` (a SYN's number plus one) is where the SYN seen from h started its
+ * stream. The stream may have been numbered from data captured before that
+ * SYN, so this compares stream offsets, not h->isn. */
+static bool same_isn(const struct ls_half *h, uint32_t isn)
+{
+    uint64_t start = h->rs.next - h->rs.delivered - h->rs.gap_bytes;
+    return h->syn_seen && seq_off(h, isn) == start;
+}
+
 bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
 {
     if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST)) != LS_TCP_SYN)
         return false;
     const struct ls_half *h = &c->half[dir];
     if (c->flags & (LS_CONN_RESET | LS_CONN_DEAD))
-        return !(h->syn_seen && h->isn == pkt->seq + 1); /* a retry after a refusal */
+        return !same_isn(h, pkt->seq + 1); /* a retry after a refusal */
     if (c->state < LS_STATE_ESTABLISHED && dir == LS_DIR_C2S)
         return false; /* still connecting: a retry of the same attempt */
     if (c->state == LS_STATE_SYN_SENT && dir == LS_DIR_S2C && !h->syn_seen)
         return false; /* simultaneous open (RFC 9293 3.5): both sides send a SYN */
-    if (dir == LS_DIR_C2S && h->syn_seen && h->isn == pkt->seq + 1)
+    if (dir == LS_DIR_C2S && same_isn(h, pkt->seq + 1))
         return false; /* a late copy of the original SYN */
     if (!h->syn_seen && h->seq_known && h->rs.gap_bytes == 0) {
         /* The SYN of data already seen (the capture had them out of
@@ -204,13 +213,17 @@ bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct l
         return false;
     if (ls_tcp_is_new_syn(c, dir, pkt))
         return true;
+    /* A timeout is no end of TCP: what the connection says after it is
+     * picked up mid-stream at once rather than lost as stragglers. */
+    if (c->close_reason == LS_CLOSE_TIMEOUT)
+        return pkt->payload_len || pkt->payload_missing || (pkt->flags & LS_TCP_SYN);
     const struct ls_half *h = &c->half[dir];
     if (!h->seq_known)
         return false; /* nothing to compare with: a straggler */
     if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK)) == (LS_TCP_SYN | LS_TCP_ACK))
         /* A SYN-ACK opening another ISN: the new connection's SYN was not
          * captured. A copy of the old one repeats its ISN. */
-        return h->syn_seen ? h->isn != pkt->seq + 1 : far(seq_off(h, pkt->seq + 1), h->rs.next);
+        return h->syn_seen ? !same_isn(h, pkt->seq + 1) : far(seq_off(h, pkt->seq + 1), h->rs.next);
     /* Data past the old stream's end by more than the receiver's window,
      * or far from it, is no retransmission of it nor data it had in flight. */
     if (!pkt->payload_len && !pkt->payload_missing)
@@ -367,12 +380,12 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
      * answers it with a challenge ACK): it is forged or stale. */
     bool synced =
         h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen || h->rs.next > LS_TCP_OFF0);
-    if ((!h->syn_seen || h->isn != isn) && !synced) {
+    if (!same_isn(h, isn) && !synced) {
         if (h->seq_known && !h->syn_seen && h->rs.delivered == 0 && h->rs.gap_bytes == 0) {
             /* Data was captured before its SYN: keep it, start at the SYN. */
             uint64_t off = seq_off(h, isn);
             if (off < h->rs.next && !far(off, h->rs.next))
-                ls_reasm_rebase(&h->rs, off);
+                ls_reasm_rebase(&h->rs, off, h->base_from == LS_BASE_DATA);
             h->base_from = LS_BASE_SYN;
         } else if (!h->seq_known || h->rs.delivered == 0) {
             ls_reasm_discard(&h->rs, &t->rctx);
@@ -449,7 +462,7 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     if (off < h->rs.next && h->rs.next - off <= MAX_REBASE &&
         (h->base_from == LS_BASE_DATA ||
          (h->base_from == LS_BASE_ACK && off + n + pkt->payload_missing >= h->rs.next)))
-        ls_reasm_rebase(&h->rs, off);
+        ls_reasm_rebase(&h->rs, off, h->base_from == LS_BASE_DATA);
     /* A keep-alive repeats the last byte sent, maybe as garbage: a byte
      * already seen (a byte never seen before a FIN is data). */
     if (n <= 1 && off + 1 == h->max_end && !(pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)) &&
@@ -483,8 +496,16 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
                                  const struct ls_packet *pkt)
 {
     bool own_pending = start_pending(t, c, dir);
-    if (start_pending(t, c, !dir))
+    if (start_pending(t, c, !dir)) {
+        /* Its ACK may show that the other side's stream starts earlier. */
+        struct ls_half *other = &c->half[!dir];
+        if (pkt->flags & LS_TCP_ACK) {
+            uint64_t a = seq_off(other, pkt->ack);
+            if (a < other->rs.next && other->rs.next - a <= MAX_REBASE)
+                ls_reasm_rebase(&other->rs, a, true);
+        }
         release_start(t, c, !dir);
+    }
     enum ls_tcp_verdict v = input(t, c, dir, pkt);
     if (own_pending && start_pending(t, c, dir))
         release_start(t, c, dir);

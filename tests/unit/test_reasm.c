@@ -259,11 +259,11 @@ static void rebase_before_delivery(void **state)
     struct fx f;
     setup(&f, 100, LS_OVERLAP_FIRST, 1 << 20, 1 << 20);
     add(&f, 100, "def");
-    ls_reasm_rebase(&f.r, 97);
+    ls_reasm_rebase(&f.r, 97, false);
     add(&f, 97, "abc");
     ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 103);
     assert_string_equal(f.o.text, "abcdef");
-    ls_reasm_rebase(&f.r, 50); /* too late: bytes were delivered */
+    ls_reasm_rebase(&f.r, 50, false); /* too late: bytes were delivered */
     assert_int_equal(f.r.next, 103);
     teardown_fx(&f);
 }
