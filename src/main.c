@@ -248,7 +248,12 @@ int main(int argc, char **argv)
         case OPT_HELP: fputs(usage_text, stdout); exit(0);
         case ':': usage_error("%s: needs an argument", argv[optind - 1]); break;
         default:
-            if (optopt != 0)
+            /* A long option given a value it does not take comes here too,
+             * with its own code in optopt. */
+            if (strncmp(argv[optind - 1], "--", 2) == 0 && strchr(argv[optind - 1], '=') &&
+                optopt != 0)
+                usage_error("%s: takes no value (see --help)", argv[optind - 1]);
+            if (optopt > 0 && optopt < 256)
                 usage_error("-%c: unknown option (see --help)", optopt);
             usage_error("%s: unknown option (see --help)", argv[optind - 1]);
         }
@@ -266,6 +271,9 @@ int main(int argc, char **argv)
         usage_error("-w: needs a file name");
     if (cfg.user != NULL && *cfg.user == '\0')
         usage_error("-Z: needs a user name");
+    for (size_t i = 0; cfg.script != NULL && strcmp(cfg.script, "-") == 0 && i < cfg.nfiles; i++)
+        if (strcmp(files[i], "-") == 0)
+            usage_error("-r - and the script - cannot both be standard input");
     cfg.files = files;
     cfg.ifaces = ifaces;
     cfg.chunks = chunks;
