@@ -73,12 +73,16 @@ struct ls_app {
     struct ls_stats *st;    /* the flow table's counters; the app adds its own */
     struct ls_capture *cap; /* the file being read, or NULL */
     enum ls_linktype link;
-    size_t next_file;           /* index in cfg->files of the next file to open */
-    char *filter;               /* -f and sniff.filter() combined, or NULL */
-    bool stopping;              /* read no more: stop, -c count or a signal */
-    bool finished;              /* finish() has run */
-    bool failed;                /* a file could not be read: the run exits 1 */
-    bool warned_link;           /* this file's unsupported link type was reported */
+    size_t next_file; /* index in cfg->files of the next file to open */
+    char *filter;     /* -f and sniff.filter() combined, or NULL */
+    bool stopping;    /* read no more: stop, -c count or a signal */
+    bool finished;    /* finish() has run */
+    bool failed;      /* a file could not be read: the run exits 1 */
+    bool warned_link; /* this file's unsupported link type was reported */
+    /* A sample of segments without payload whose checksums were checked,
+     * and how many were wrong: tells whether the capture's checksums can
+     * be trusted (see defrag). */
+    uint64_t csum_sampled, csum_wrong;
     struct ls_live *live;       /* -i interfaces, or NULL */
     struct ls_dump *dump;       /* -w file, or NULL */
     struct ls_capture *reading; /* the source in ls_capture_dispatch */
@@ -227,9 +231,34 @@ static enum ls_decode_status defrag(struct ls_app *a, struct ls_packet *pkt)
     enum ls_decode_status st = ls_frag_input(a->frag, pkt, ls_flow_now(a->ft), &whole);
 
     a->st->frag = *ls_frag_stats(a->frag);
-    if (st != LS_DECODE_FRAGMENT)
-        *pkt = whole;
+    if (st == LS_DECODE_FRAGMENT)
+        return st;
+    *pkt = whole;
+    /* Fragments of two datagrams can make a third when an IP id comes
+     * round again (a stray copy left behind, RFC 4963): the receiver's
+     * transport checksum drops it, so we do the same, unless this
+     * capture's checksums are mostly wrong anyway (anonymized, or sent by
+     * the capturing host with offload); --verify-checksums checks them all. */
+    bool trusted = a->csum_wrong * 10 <= a->csum_sampled;
+    if ((st == LS_DECODE_TCP || st == LS_DECODE_UDP) && !a->cfg->verify_checksums && trusted &&
+        ls_csum_check(pkt) == LS_CSUM_BAD) {
+        a->st->bad_checksums++;
+        return LS_DECODE_MALFORMED;
+    }
     return st;
+}
+
+/* Every 16th TCP segment without payload has its checksum checked (the
+ * header only: cheap), for defrag's judgement of the capture. */
+static void sample_checksum(struct ls_app *a, const struct ls_packet *pkt)
+{
+    if ((a->st->packets & 15) != 0 || pkt->payload_len != 0 || pkt->payload_missing != 0)
+        return;
+    enum ls_csum_result r = ls_csum_check(pkt);
+    if (r == LS_CSUM_UNKNOWN)
+        return;
+    a->csum_sampled++;
+    a->csum_wrong += r == LS_CSUM_BAD;
 }
 
 /* --verify-checksums: false when a TCP packet must be dropped. */
@@ -319,6 +348,8 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
             ls_frag_expire(a->frag, ls_flow_now(a->ft));
             a->st->frag = *ls_frag_stats(a->frag);
         }
+        if (status == LS_DECODE_TCP)
+            sample_checksum(a, pkt);
         if (status == LS_DECODE_FRAGMENT) {
             if (pkt != &own)
                 own = *pkt;

@@ -54,7 +54,7 @@ struct ls_stats {
     uint64_t script_errors;        /* handler errors (script host) */
     size_t buffered;               /* now: bytes held for reassembly */
     size_t peak_buffered;
-    uint64_t bad_checksums;    /* packets dropped by --verify-checksums (app) */
+    uint64_t bad_checksums;    /* packets dropped for a wrong checksum (app) */
     struct ls_frag_stats frag; /* IP fragment reassembly (app, copied from frag.c) */
 };
 

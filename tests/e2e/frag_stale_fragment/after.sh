@@ -1,0 +1,2 @@
+echo "--- counters"
+"$LUASNIFF" -r packets.pcap -e 'sniff.on("done", function(st) print("bad_checksums", st.bad_checksums) end)'
