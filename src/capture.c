@@ -205,14 +205,8 @@ static void ng_dump(struct ls_dump *d, int dlt, const struct ls_pcapng_rec *rec)
         d->skipped++;
         return;
     }
-    int64_t sec = (int64_t)rec->ts;
-    if ((double)sec > rec->ts)
-        sec--; /* toward minus infinity */
-    int64_t usec = (int64_t)((rec->ts - (double)sec) * 1e6 + 0.5);
-    if (usec >= 1000000) {
-        sec += 1;
-        usec -= 1000000;
-    }
+    uint32_t sec, usec;
+    ls_ts_split(rec->ts, &sec, &usec);
     struct pcap_pkthdr h = {.ts = {.tv_sec = (time_t)sec, .tv_usec = (suseconds_t)usec},
                             .caplen = rec->caplen,
                             .len = rec->wirelen};
@@ -430,9 +424,10 @@ static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *d
      * that -c and sniff.stop() end the file where the run ended. */
     if (cap->dump != NULL)
         pcap_dump((u_char *)cap->dump->d, h, data);
-    /* A file's seconds are unsigned 32 bits (libpcap reads them signed, so
-     * times after 2038 would go negative); an interface's are the kernel's. */
-    ts = (cap->live ? (double)h->ts.tv_sec : (double)(uint32_t)h->ts.tv_sec) +
+    /* A classic pcap file's seconds are unsigned 32 bits, which libpcap
+     * reads signed (times after 2038 would go negative); pcapng's and an
+     * interface's are wider. */
+    ts = (cap->live || h->ts.tv_sec >= 0 ? (double)h->ts.tv_sec : (double)(uint32_t)h->ts.tv_sec) +
          (double)h->ts.tv_usec / 1e6;
     cap->fn(cap->ud, ts, data, h->caplen, h->len);
 }

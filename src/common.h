@@ -83,4 +83,31 @@ enum ls_log_level { LS_LOG_ERROR = 0, LS_LOG_WARN, LS_LOG_INFO, LS_LOG_DEBUG };
 /* Returns "error", "warn", "info" or "debug". */
 const char *ls_log_level_name(enum ls_log_level l);
 
+/* A capture time as a pcap record holds it: unsigned 32-bit seconds and
+ * microseconds, rounded to the microsecond (a double holds that exactly
+ * enough); times outside 1970-2106 are clamped to those bounds. */
+static inline void ls_ts_split(double ts, uint32_t *sec, uint32_t *usec)
+{
+    if (!(ts > 0)) { /* negative, or NaN */
+        *sec = *usec = 0;
+        return;
+    }
+    if (ts >= 4294967295.0) {
+        *sec = UINT32_MAX;
+        *usec = 0;
+        return;
+    }
+    uint32_t s = (uint32_t)ts, u = (uint32_t)((ts - (double)s) * 1e6 + 0.5);
+    if (u >= 1000000u) {
+        if (s == UINT32_MAX) {
+            u = 999999u;
+        } else {
+            s++;
+            u -= 1000000u;
+        }
+    }
+    *sec = s;
+    *usec = u;
+}
+
 #endif

@@ -37,6 +37,7 @@ struct ls_half {
     uint32_t isn;     /* sequence number of stream offset LS_TCP_OFF0 */
     uint32_t win;     /* last window this side advertised (scaled when known) */
     uint32_t ack;     /* last ACK number this side sent */
+    uint32_t syn_isn; /* its SYN's sequence number + 1 (valid with syn_seen) */
     uint64_t max_end; /* highest stream offset + 1 seen from this side */
     uint64_t fin_off; /* stream offset of this side's FIN (valid with fin_seen); without
                        * it, non-zero: a FIN waiting for an ACK of exactly it */

@@ -78,7 +78,6 @@ int ls_pcapw_write(struct ls_pcapw *w, const struct ls_frame *f)
 {
     int lt = ls_pcapw_linktype(f->link);
     uint32_t rec[4];
-    double sec;
 
     if (w->f == NULL)
         return LS_ESTOP;
@@ -86,17 +85,7 @@ int ls_pcapw_write(struct ls_pcapw *w, const struct ls_frame *f)
         return LS_EINVAL;
     if (w->linktype < 0 && !header(w, lt))
         return LS_EIO;
-    /* Split the time back into seconds and microseconds, rounding to the
-     * microsecond the source had (a double holds it exactly enough). */
-    /* The format's seconds are unsigned 32 bits: earlier or later times
-     * (a pcapng file can hold them) are clamped. */
-    sec = !(f->ts > 0) ? 0.0 : f->ts >= 4294967295.0 ? 4294967295.0 : (double)(uint32_t)f->ts;
-    rec[0] = (uint32_t)sec;
-    rec[1] = (uint32_t)((f->ts - sec) * 1e6 + 0.5);
-    if (rec[1] >= 1000000u) {
-        rec[0]++;
-        rec[1] -= 1000000u;
-    }
+    ls_ts_split(f->ts, &rec[0], &rec[1]);
     rec[2] = f->caplen;
     rec[3] = f->wirelen;
     if (!put(w, rec, sizeof rec) || !put(w, f->data, f->caplen))

@@ -172,13 +172,12 @@ void ls_tcp_init(struct ls_tcp_ctx *t, struct ls_conn *c)
     }
 }
 
-/* `isn` (a SYN's number plus one) is where the SYN seen from h started its
- * stream. The stream may have been numbered from data captured before that
- * SYN, so this compares stream offsets, not h->isn. */
+/* `isn` (a SYN's number plus one) is that of the SYN seen from h. The
+ * stream may be numbered from data captured before that SYN, so this is
+ * not h->isn. */
 static bool same_isn(const struct ls_half *h, uint32_t isn)
 {
-    uint64_t start = h->rs.next - h->rs.delivered - h->rs.gap_bytes;
-    return h->syn_seen && seq_off(h, isn) == start;
+    return h->syn_seen && h->syn_isn == isn;
 }
 
 bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
@@ -213,11 +212,15 @@ bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct l
         return false;
     if (ls_tcp_is_new_syn(c, dir, pkt))
         return true;
-    /* A timeout is no end of TCP: what the connection says after it is
-     * picked up mid-stream at once rather than lost as stragglers. */
-    if (c->close_reason == LS_CLOSE_TIMEOUT)
-        return pkt->payload_len || pkt->payload_missing || (pkt->flags & LS_TCP_SYN);
     const struct ls_half *h = &c->half[dir];
+    bool payload = pkt->payload_len || pkt->payload_missing;
+    /* A timeout is no end of TCP: new bytes the connection sends after it
+     * are picked up mid-stream at once rather than lost as stragglers (a
+     * keep-alive or a late copy of bytes seen is still a straggler). */
+    if (c->close_reason == LS_CLOSE_TIMEOUT && payload && !(pkt->flags & LS_TCP_SYN) &&
+        (!h->seq_known ||
+         seq_off(h, pkt->seq) + pkt->payload_len + pkt->payload_missing > seen_end(h)))
+        return true;
     if (!h->seq_known)
         return false; /* nothing to compare with: a straggler */
     if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK)) == (LS_TCP_SYN | LS_TCP_ACK))
@@ -226,7 +229,7 @@ bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct l
         return h->syn_seen ? !same_isn(h, pkt->seq + 1) : far(seq_off(h, pkt->seq + 1), h->rs.next);
     /* Data past the old stream's end by more than the receiver's window,
      * or far from it, is no retransmission of it nor data it had in flight. */
-    if (!pkt->payload_len && !pkt->payload_missing)
+    if (!payload)
         return false;
     uint64_t off = seq_off(h, pkt->seq), end = seen_end(h);
     return off > end + window_at_least(c->half[!dir].win) ||
@@ -392,6 +395,7 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
             set_base(t, h, isn, LS_BASE_SYN);
         }
         h->syn_seen = true;
+        h->syn_isn = isn;
         h->wscale = pkt->wscale;
     }
     if (pkt->flags & LS_TCP_ACK) {
@@ -496,16 +500,8 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
                                  const struct ls_packet *pkt)
 {
     bool own_pending = start_pending(t, c, dir);
-    if (start_pending(t, c, !dir)) {
-        /* Its ACK may show that the other side's stream starts earlier. */
-        struct ls_half *other = &c->half[!dir];
-        if (pkt->flags & LS_TCP_ACK) {
-            uint64_t a = seq_off(other, pkt->ack);
-            if (a < other->rs.next && other->rs.next - a <= MAX_REBASE)
-                ls_reasm_rebase(&other->rs, a, true);
-        }
+    if (start_pending(t, c, !dir))
         release_start(t, c, !dir);
-    }
     enum ls_tcp_verdict v = input(t, c, dir, pkt);
     if (own_pending && start_pending(t, c, dir))
         release_start(t, c, dir);
