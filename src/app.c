@@ -236,23 +236,28 @@ static enum ls_decode_status defrag(struct ls_app *a, struct ls_packet *pkt)
     *pkt = whole;
     /* Fragments of two datagrams can make a third when an IP id comes
      * round again (a stray copy left behind, RFC 4963): the receiver's
-     * transport checksum drops it, so we do the same, unless this
-     * capture's checksums are mostly wrong anyway (anonymized, or sent by
-     * the capturing host with offload); --verify-checksums checks them all. */
-    bool trusted = a->csum_wrong * 10 <= a->csum_sampled;
-    if ((st == LS_DECODE_TCP || st == LS_DECODE_UDP) && !a->cfg->verify_checksums && trusted &&
+     * transport checksum drops it, so we do the same once this file's
+     * checksums are known to be right (at least two checked, fewer than
+     * one in ten wrong; anonymized traces and the capturing host's own
+     * segments with offload are not); --verify-checksums checks them all. */
+    bool trusted = a->csum_sampled >= 2 && a->csum_wrong * 10 <= a->csum_sampled;
+    if (st == LS_DECODE_TCP && !a->cfg->verify_checksums && trusted &&
         ls_csum_check(pkt) == LS_CSUM_BAD) {
+        a->csum_sampled++; /* evidence too: many such, and the check goes off */
+        a->csum_wrong++;
         a->st->bad_checksums++;
         return LS_DECODE_MALFORMED;
     }
     return st;
 }
 
-/* Every 16th TCP segment without payload has its checksum checked (the
- * header only: cheap), for defrag's judgement of the capture. */
+/* TCP segments without payload have their checksum checked (the header
+ * only: cheap), every one of a file's first 64, then every 16th packet's,
+ * for defrag's judgement of the capture. */
 static void sample_checksum(struct ls_app *a, const struct ls_packet *pkt)
 {
-    if ((a->st->packets & 15) != 0 || pkt->payload_len != 0 || pkt->payload_missing != 0)
+    if (pkt->payload_len != 0 || pkt->payload_missing != 0 ||
+        (a->csum_sampled >= 64 && (a->st->packets & 15) != 0))
         return;
     enum ls_csum_result r = ls_csum_check(pkt);
     if (r == LS_CSUM_UNKNOWN)
@@ -394,6 +399,7 @@ static bool open_next(struct ls_app *a)
             continue;
         }
         a->warned_link = false;
+        a->csum_sampled = a->csum_wrong = 0; /* each file is judged on its own */
         a->link = ls_capture_linktype(a->cap);
         /* A file with interfaces of several types is judged frame by frame. */
         if (a->link == LS_LINK_UNSUPPORTED && !ls_capture_per_interface(a->cap)) {
