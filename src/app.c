@@ -79,6 +79,7 @@ struct ls_app {
     bool finished;    /* finish() has run */
     bool failed;      /* a file could not be read: the run exits 1 */
     bool warned_link; /* this file's unsupported link type was reported */
+    uint64_t frames_unsupported, frames_readable; /* this file's, by link type */
     /* A sample of segments without payload whose checksums were checked,
      * and how many were wrong: tells whether the capture's checksums can
      * be trusted (see defrag). */
@@ -332,6 +333,10 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
     } else {
         status = ls_decode(link, data, caplen, wirelen, &own);
     }
+    if (status == LS_DECODE_UNSUPPORTED_LINK)
+        a->frames_unsupported++;
+    else
+        a->frames_readable++;
     if (status == LS_DECODE_UNSUPPORTED_LINK && !a->warned_link) {
         /* A pcapng interface of a type we cannot decode: say so once. */
         char msg[LS_ERRBUF_SIZE];
@@ -399,6 +404,7 @@ static bool open_next(struct ls_app *a)
             continue;
         }
         a->warned_link = false;
+        a->frames_unsupported = a->frames_readable = 0;
         a->csum_sampled = a->csum_wrong = 0; /* each file is judged on its own */
         a->link = ls_capture_linktype(a->cap);
         /* A file with interfaces of several types is judged frame by frame. */
@@ -482,6 +488,13 @@ static void on_idle(uv_idle_t *h)
         progress_clear(a);
     if (n < 0) {
         ls_log(&a->log, LS_LOG_ERROR, "%s", err);
+        a->failed = true;
+    }
+    if (n >= 0 && ls_capture_eof(a->cap) && a->frames_unsupported > 0 && a->frames_readable == 0) {
+        /* A pcapng file whose every interface has an unsupported type: as
+         * bad as a pcap file of that type (see open_next). */
+        ls_log(&a->log, LS_LOG_ERROR, "%s: no frame of a supported link type, nothing read",
+               ls_capture_name(a->cap));
         a->failed = true;
     }
     if (n < 0 || ls_capture_eof(a->cap)) {
