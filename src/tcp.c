@@ -283,10 +283,11 @@ static bool beyond_window(const struct ls_conn *c, enum ls_dir dir, uint64_t off
 
 /* Whether a FIN at stream offset `fo` from `dir` may end its stream: not
  * below bytes already seen from that side (no stack sends data past its own
- * FIN, RFC 9293 3.10.7.4), not below the receiver's last ACK minus one, and
- * within the receiver's window when the handshake told us its scale
- * (acceptability comes before the FIN is processed). The first FIN accepted
- * is final, so a forged one must not get through. */
+ * FIN, RFC 9293 3.10.7.4), and within the receiver's window when the
+ * handshake told us its scale (acceptability comes before the FIN is
+ * processed). Below the receiver's last ACK minus one it waits (see
+ * FIN_ACKED_PAST). The first FIN accepted is final, so a forged one must
+ * not get through. */
 enum fin_verdict {
     FIN_REJECTED,
     FIN_ACCEPTED,
