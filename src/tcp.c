@@ -268,17 +268,22 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     return !peer->syn_seen || c->state >= LS_STATE_ESTABLISHED;
 }
 
-/* Stream offset `off` from `dir` lies past the receiver's last ACK plus its
- * window, when the handshake told us the window's scale: a receiver drops
- * such a segment (RFC 9293 3.10.7.4), so it proves nothing about the
- * stream's end. */
+/* Stream offset `off` from `dir` lies more than the receiver's window past
+ * both its last ACK and every byte seen from `dir`, when the handshake told
+ * us the window's scale: a receiver drops such a segment (RFC 9293
+ * 3.10.7.4), so it proves nothing about the stream's end. (Bytes that
+ * follow those seen pass even when the capture lost the ACKs.) */
 static bool beyond_window(const struct ls_conn *c, enum ls_dir dir, uint64_t off)
 {
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     if (!h->syn_seen || !peer->syn_seen || !peer->ack_seen)
         return false;
-    uint64_t acked = acked_off(h, peer);
-    return !far(acked, off) && off > acked + window_at_least(peer->win);
+    uint64_t from = acked_off(h, peer);
+    if (far(from, off))
+        return false;
+    if (seen_end(h) > from)
+        from = seen_end(h);
+    return off > from + window_at_least(peer->win);
 }
 
 /* Whether a FIN at stream offset `fo` from `dir` may end its stream: not
