@@ -308,18 +308,15 @@ static void deliver_held(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud,
     }
 }
 
-/* Frees memory by delivering the oldest held segment, the hole before it
- * becoming a gap. Returns false when nothing is held. */
-static bool force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
+/* Frees memory by delivering the oldest held segment (there is one), the
+ * hole before it becoming a gap. */
+static void force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
 {
     struct ls_seg *s = r->head;
-    if (!s)
-        return false;
     ctx->forced++;
     if (s->off > r->next)
         emit_gap(r, ctx, ud, s->off - r->next);
     deliver_held(r, ctx, ud, seg_end(s));
-    return true;
 }
 
 /* Compares the overlap of new bytes with a held segment and applies the
@@ -376,10 +373,12 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
         cur = find_pos(r, off);
         if (has_room(r, ctx, hold_cost(r, cur, off, n)))
             break;
-        if (r->head && off < r->head->off) {
-            /* The new bytes begin before everything held: they are the
-             * oldest, so they go out first (the hole they fill is no gap). */
-            size_t now = (size_t)min64(n, r->head->off - off);
+        if (!r->head || off < r->head->off) {
+            /* The new bytes begin before everything held, or nothing of
+             * ours is held and memory is still short: they are the oldest,
+             * so they go out first, any hole before them lost (the hole
+             * they fill in front of held bytes is no gap). */
+            size_t now = r->head ? (size_t)min64(n, r->head->off - off) : n;
             ctx->forced++;
             if (off > r->next)
                 emit_gap(r, ctx, ud, off - r->next);
@@ -393,15 +392,7 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
             }
             continue;
         }
-        if (!force_front(r, ctx, ud)) {
-            /* Nothing of ours is held and memory is still short: these bytes
-             * cannot wait, so they go out now, any hole before them lost. */
-            ctx->forced++;
-            if (off > r->next)
-                emit_gap(r, ctx, ud, off - r->next);
-            emit(r, ctx, ud, p, n, ctx->now);
-            return;
-        }
+        force_front(r, ctx, ud);
         if (!trim_final(r, &off, &p, &n))
             return;
     }

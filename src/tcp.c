@@ -146,6 +146,23 @@ static uint64_t acked_off(const struct ls_half *h, const struct ls_half *peer)
     return seq_off(h, peer->ack);
 }
 
+/* The highest ACK h's bytes allow: past every byte seen, and its FIN's
+ * number. */
+static uint64_t ack_end(const struct ls_half *h)
+{
+    return seen_end(h) + (h->fin_seen ? 1 : 0);
+}
+
+/* How far h may send: a window `win` (at least the floor) past both what
+ * `peer` acknowledged of it and every byte seen from it. */
+static uint64_t window_end(const struct ls_half *h, const struct ls_half *peer, uint32_t win)
+{
+    uint64_t from = acked_off(h, peer);
+    if (seen_end(h) > from)
+        from = seen_end(h);
+    return from + window_at_least(win);
+}
+
 /* ---- public ---- */
 
 void ls_tcp_ctx_init(struct ls_tcp_ctx *t, struct ls_pool *pool, enum ls_overlap overlap,
@@ -259,7 +276,7 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
          * past anything sent, is not acceptable. A FIN takes one number. */
         uint64_t a = seq_off(peer, pkt->ack);
         uint64_t lo = peer->syn_seen ? LS_TCP_OFF0 : peer->rs.next;
-        return a >= lo && a <= seen_end(peer) + (peer->fin_seen ? 1 : 0);
+        return a >= lo && a <= ack_end(peer);
     }
     /* Without an ACK it cannot answer a SYN: SYN-SENT drops it. Once the
      * handshake is done (the capture saw only the other side of it), a
@@ -278,12 +295,7 @@ static bool beyond_window(const struct ls_conn *c, enum ls_dir dir, uint64_t off
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     if (!h->syn_seen || !peer->syn_seen || !peer->ack_seen)
         return false;
-    uint64_t from = acked_off(h, peer);
-    if (far(from, off))
-        return false;
-    if (seen_end(h) > from)
-        from = seen_end(h);
-    return off > from + window_at_least(peer->win);
+    return !far(acked_off(h, peer), off) && off > window_end(h, peer, peer->win);
 }
 
 /* Whether a FIN at stream offset `fo` from `dir` may end its stream: not
@@ -435,10 +447,7 @@ static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
          * something never sent (RFC 9293 3.10.7.4 drops it). Lost bytes
          * stay provable by ACKs up to that bound. The scale must be known:
          * hence the handshake. */
-        uint64_t from = acked_off(peer, h);
-        if (seen_end(peer) > from)
-            from = seen_end(peer);
-        if (a > from + window_at_least(win)) {
+        if (a > window_end(peer, h, win)) {
             t->stats->out_of_window++;
             return;
         }
@@ -541,7 +550,7 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
          * forged reset's ACK must not make later real ACKs look old. It
          * tells a copy of an earlier ACK from the sender going on. */
         if ((fl & LS_TCP_ACK) && h->seq_known && peer->seq_known &&
-            seq_off(peer, pkt->ack) <= seen_end(peer) + (peer->fin_seen ? 1 : 0))
+            seq_off(peer, pkt->ack) <= ack_end(peer))
             handle_ack(t, c, dir, pkt, h->win);
         return LS_TCP_RESET;
     }
