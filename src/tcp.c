@@ -258,14 +258,22 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     uint64_t win = window_at_least(peer->win);
     if (h->seq_known) {
+        /* A receiver resets only on its next expected number exactly (RFC
+         * 5961 3.2, as Linux and the BSDs do; after the sender's FIN, also
+         * one below it): other numbers in the window get a challenge ACK.
+         * That number is at least the receiver's last ACK and at most past
+         * everything the sender was seen to send (or that ACK, if the
+         * capture lost bytes). Before any ACK it is only known to lie
+         * within a window of the bytes seen. */
         uint64_t off = seq_off(h, pkt->seq);
-        uint64_t lo = h->rs.next, hi = seen_end(h);
         uint64_t acked = acked_off(h, peer);
-        if (acked && acked < lo)
-            lo = acked;
-        if (acked > hi)
+        uint64_t hi = ack_end(h);
+        if (acked > hi && !far(acked, hi))
             hi = acked;
-        return off + win >= lo && off <= hi + win;
+        if (!acked || far(acked, hi))
+            return off + win >= h->rs.next && off <= hi;
+        uint64_t lo = acked - (h->fin_seen && acked > h->fin_off ? 1 : 0);
+        return off >= lo && off <= hi;
     }
     /* A reset from a side that never sent anything (a refused SYN): it
      * must acknowledge what the other side sent. */
@@ -539,6 +547,9 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
             t->stats->rst_ignored++;
             return LS_TCP_CONTINUE;
         }
+        /* Text on a reset is delivered, as tshark, tcpflow and Suricata
+         * do: stacks that send it (RFC 1122 4.2.2.12: a diagnostic) mean it
+         * to be read, though a Linux or BSD receiver drops it. */
         if (h->seq_known && pkt->payload_len)
             handle_payload(t, c, dir, pkt, pkt->seq);
         /* Where the sender's stream ended: counted at close, if the reset

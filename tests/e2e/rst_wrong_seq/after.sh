@@ -1,0 +1,5 @@
+echo "--- in window, not exact"
+"$LUASNIFF" -r packets2.pcap events.lua
+echo "--- arrival"
+"$LUASNIFF" --deliver arrival -r packets.pcap events.lua
+"$LUASNIFF" --deliver arrival -r packets2.pcap events.lua
