@@ -404,11 +404,14 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     uint32_t isn = pkt->seq + 1;
-    /* Once this side has sent bytes after its SYN, a SYN with another ISN
-     * cannot restart its numbering (RFC 9293 3.10.7.4, RFC 5961 4: a stack
-     * answers it with a challenge ACK): it is forged or stale. */
-    bool synced =
-        h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen || h->rs.next > LS_TCP_OFF0);
+    /* Once this side has sent bytes after its SYN, or the peer has
+     * acknowledged that SYN, a SYN with another ISN cannot restart its
+     * numbering (RFC 9293 3.10.7.4, RFC 5961 4: a stack answers it with a
+     * challenge ACK): it is forged or stale. */
+    uint64_t acked = acked_off(h, peer);
+    bool synced = h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen ||
+                                  h->rs.next > LS_TCP_OFF0 ||
+                                  (acked >= LS_TCP_OFF0 && !far(acked, LS_TCP_OFF0)));
     if (!same_isn(h, isn) && !synced) {
         if (h->seq_known && !h->syn_seen && h->rs.delivered == 0 && h->rs.gap_bytes == 0) {
             /* Data was captured before its SYN: keep it, start at the SYN. */
