@@ -499,6 +499,19 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
         (off < h->rs.next || off < ls_reasm_held_end(&h->rs)))
         return;
     uint64_t end = off + n + pkt->payload_missing;
+    if (h->fin_seen && end > h->fin_off && off <= h->fin_off &&
+        ls_reasm_contig_end(&h->rs) < h->fin_off) {
+        /* Bytes that run over a FIN the stream has not reached: a receiver
+         * drops such a FIN, waiting out of order (Linux: tcp_ofo_queue and
+         * tcp_data_queue_ofo drop a segment that later bytes cover), so it
+         * ends nothing. No stack sends data past its own FIN: it was forged. */
+        h->fin_seen = false;
+        h->fin_off = 0;
+        if (c->state == LS_STATE_CLOSING)
+            c->state = LS_STATE_HALF_CLOSED;
+        else if (c->state == LS_STATE_HALF_CLOSED)
+            c->state = LS_STATE_ESTABLISHED;
+    }
     if (h->fin_seen && end > h->fin_off) {
         if (off >= h->fin_off)
             return;

@@ -1,0 +1,2 @@
+echo "--- arrival"
+"$LUASNIFF" --deliver arrival -r packets.pcap events.lua
