@@ -516,6 +516,12 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
 {
     ls_flow_advance(ft, ts);
     ft->stats.tcp_packets++;
+    /* SYN with FIN: every stack drops it, listening or connected (Linux
+     * discards it in LISTEN; a SYN on a connection gets a challenge ACK). */
+    if ((pkt->flags & (LS_TCP_SYN | LS_TCP_FIN)) == (LS_TCP_SYN | LS_TCP_FIN)) {
+        ft->stats.out_of_window++;
+        return;
+    }
 
     int dir = LS_DIR_C2S;
     struct ls_conn *c = find(ft, pkt, hash, &dir);

@@ -48,7 +48,7 @@ struct ls_stats {
     uint64_t gap_bytes;
     uint64_t overlaps_conflicting; /* retransmissions whose bytes differed */
     uint64_t forced_out;           /* times a buffer cap forced bytes out early */
-    uint64_t out_of_window;        /* segments too far from the stream to be trusted */
+    uint64_t out_of_window;        /* segments a receiver would drop (tcp.md) */
     uint64_t rst_ignored;          /* resets outside the window */
     uint64_t stray;                /* packets for no connection that created none */
     uint64_t script_errors;        /* handler errors (script host) */

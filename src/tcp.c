@@ -409,9 +409,9 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
      * numbering (RFC 9293 3.10.7.4, RFC 5961 4: a stack answers it with a
      * challenge ACK): it is forged or stale. */
     uint64_t acked = acked_off(h, peer);
-    bool synced = h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen ||
-                                  h->rs.next > LS_TCP_OFF0 ||
-                                  (acked >= LS_TCP_OFF0 && !far(acked, LS_TCP_OFF0)));
+    bool synced =
+        h->syn_seen && (h->max_end > LS_TCP_OFF0 || h->fin_seen || h->rs.next > LS_TCP_OFF0 ||
+                        (acked >= LS_TCP_OFF0 && !far(acked, LS_TCP_OFF0)));
     if (!same_isn(h, isn) && !synced) {
         if (h->seq_known && !h->syn_seen && h->rs.delivered == 0 && h->rs.gap_bytes == 0) {
             /* Data was captured before its SYN: keep it, start at the SYN. */
@@ -518,10 +518,17 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
         n = off + n > h->fin_off ? (size_t)(h->fin_off - off) : n;
         end = h->fin_off;
     }
-    /* Bytes a receiver would drop do not move the end seen (a forged byte
-     * far ahead must not make the real FIN look early). */
-    if (end > h->max_end && !beyond_window(c, dir, off))
+    /* Bytes beyond the receiver's window are dropped, as the receiver
+     * drops them (RFC 9293 3.10.7.4): a forged segment far ahead must
+     * neither make the real FIN look early nor be delivered after a gap.
+     * Only a segment past every byte seen can be beyond it. */
+    if (end > h->max_end) {
+        if (beyond_window(c, dir, off)) {
+            t->stats->out_of_window++;
+            return;
+        }
         h->max_end = end;
+    }
     if (c->flags & LS_CONN_IGNORED)
         return;
     struct emit_ud u = {t, c, dir};
@@ -589,6 +596,13 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
      * the reset, reordered behind it, and says nothing. The other side's
      * segments already in flight are still delivered during the grace
      * period. */
+    /* Once a side has acknowledged, every segment it sends carries an ACK:
+     * a receiver drops one without (RFC 9293 3.10.7.4), so it is forged. */
+    if (!(fl & (LS_TCP_ACK | LS_TCP_SYN)) && h->ack_seen) {
+        t->stats->out_of_window++;
+        return LS_TCP_CONTINUE;
+    }
+
     enum ls_tcp_verdict verdict = LS_TCP_CONTINUE;
     bool says_nothing = (fl & (LS_TCP_SYN | LS_TCP_FIN | LS_TCP_ACK)) == LS_TCP_ACK &&
                         !pkt->payload_len && !pkt->payload_missing &&

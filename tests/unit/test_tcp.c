@@ -710,7 +710,7 @@ static void ignored_connections(void **state)
     seg(e, C, S, "A", 1001, 1, "dropped");
     seg(e, "10.0.0.9:5555", S, "A", 2, 1, "first");
     seg(e, "10.0.0.9:5555", S, "A", 7, 1, "second");
-    seg(e, "10.0.0.9:5555", S, "F", 13, 1, NULL);
+    seg(e, "10.0.0.9:5555", S, "FA", 13, 1, NULL);
     seg(e, S, "10.0.0.9:5555", "FA", 1, 14, NULL);
     finish(e);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
