@@ -2,6 +2,7 @@
  * app, and maps its result to an exit status (0 done, 1 runtime failure,
  * 2 usage or script load error). The only file that calls exit(). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "config.h"
@@ -162,18 +164,35 @@ static const char *lua_dir(const char *opt)
     return LS_LUA_DIR_SOURCE;
 }
 
+/* A descriptor 0-2 that the caller closed (cron, daemons: `<&-`) would be
+ * taken by the first file or socket opened, which then reads as stdin or
+ * receives prints, and libuv refuses to close its own descriptors there
+ * (an assertion at exit). Each one closed is opened on /dev/null, as
+ * OpenSSH does. */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (nfd >= 0 && nfd != fd) /* lower ones are open by now */
+                close(nfd);
+        }
+}
+
 int main(int argc, char **argv)
 {
     struct ls_config cfg = {0};
-    const char **files = calloc((size_t)argc, sizeof *files);
-    const char **chunks = calloc((size_t)argc, sizeof *chunks);
-    const char **ifaces = calloc((size_t)argc, sizeof *ifaces);
+    const char **files, **chunks, **ifaces;
     const char *luapath = NULL;
     char errbuf[LS_ERRBUF_SIZE];
     struct ls_log lg;
     bool quiet = false;
     int verbose = 0, c, rc;
 
+    guard_std_fds();
+    files = calloc((size_t)argc, sizeof *files);
+    chunks = calloc((size_t)argc, sizeof *chunks);
+    ifaces = calloc((size_t)argc, sizeof *ifaces);
     if (files == NULL || chunks == NULL || ifaces == NULL) {
         fputs(PROG ": out of memory\n", stderr);
         return 1;
