@@ -499,7 +499,8 @@ struct ls_script *ls_script_new(const struct ls_script_config *cfg, struct ls_fl
     ls_lalloc_init(&s->alloc, LS_LALLOC_CACHE_DEFAULT);
     s->L = lua_newstate(lalloc, s);
     if (s->L == NULL) {
-        snprintf(errbuf, LS_ERRBUF_SIZE, "cannot create the Lua state: out of memory");
+        snprintf(errbuf, LS_ERRBUF_SIZE, "cannot create the Lua state: out of memory%s",
+                 cfg->max_memory ? " (--max-lua-memory too small)" : "");
         ls_lalloc_close(&s->alloc);
         free(s);
         return NULL;
@@ -511,7 +512,8 @@ struct ls_script *ls_script_new(const struct ls_script_config *cfg, struct ls_fl
     lua_pushlightuserdata(s->L, s);
     if (lua_pcall(s->L, 1, 0, 1) != LUA_OK) {
         const char *msg = lua_tostring(s->L, -1);
-        snprintf(errbuf, LS_ERRBUF_SIZE, "cannot set up Lua: %s", msg ? msg : "?");
+        snprintf(errbuf, LS_ERRBUF_SIZE, "cannot set up Lua: %s%s", msg ? msg : "?",
+                 cfg->max_memory ? " (--max-lua-memory too small?)" : "");
         ls_script_free(s);
         return NULL;
     }
@@ -539,6 +541,11 @@ static int pload(lua_State *L)
                               : luaL_loadfilex(L, ld->path, "t");
     if (st != LUA_OK) {
         ld->load_failed = true;
+        /* Some load errors (a binary chunk) do not name the file. */
+        const char *msg = lua_tostring(L, -1);
+        const char *name = ld->path != NULL ? ld->path : "stdin";
+        if (ld->code == NULL && msg != NULL && strstr(msg, name) == NULL)
+            lua_pushfstring(L, "%s: %s", name, msg);
         return 1; /* the message, as the result */
     }
     int n = 0;
