@@ -311,8 +311,9 @@ static bool beyond_window(const struct ls_conn *c, enum ls_dir dir, uint64_t off
  * FIN, RFC 9293 3.10.7.4), and within the receiver's window when the
  * handshake told us its scale (acceptability comes before the FIN is
  * processed). Below the receiver's last ACK minus one it waits (see
- * FIN_ACKED_PAST). The first FIN accepted is final, so a forged one must
- * not get through. */
+ * FIN_ACKED_PAST). The first FIN accepted is final once the stream
+ * reaches it (before, bytes running over it drop it: handle_payload), so a
+ * forged one must not get through. */
 enum fin_verdict {
     FIN_REJECTED,
     FIN_ACCEPTED,
