@@ -258,22 +258,21 @@ static bool rst_acceptable(const struct ls_conn *c, enum ls_dir dir, const struc
     const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     uint64_t win = window_at_least(peer->win);
     if (h->seq_known) {
-        /* A receiver resets only on its next expected number exactly (RFC
-         * 5961 3.2, as Linux and the BSDs do; after the sender's FIN, also
-         * one below it): other numbers in the window get a challenge ACK.
-         * That number is at least the receiver's last ACK and at most past
-         * everything the sender was seen to send (or that ACK, if the
-         * capture lost bytes). Before any ACK it is only known to lie
-         * within a window of the bytes seen. */
+        /* A receiver resets only on its next expected number (RFC 5961
+         * 3.2, as Linux and the BSDs do; after the sender's FIN, also one
+         * below it): never below its last ACK. Above, that number may lie
+         * up to a window past the bytes seen, when the capture lost the
+         * sender's last segments before its reset. Before any ACK it is
+         * only known to lie within a window of the bytes seen. */
         uint64_t off = seq_off(h, pkt->seq);
         uint64_t acked = acked_off(h, peer);
         uint64_t hi = ack_end(h);
         if (acked > hi && !far(acked, hi))
             hi = acked;
         if (!acked || far(acked, hi))
-            return off + win >= h->rs.next && off <= hi;
+            return off + win >= h->rs.next && off <= hi + win;
         uint64_t lo = acked - (h->fin_seen && acked > h->fin_off ? 1 : 0);
-        return off >= lo && off <= hi;
+        return off >= lo && off <= hi + win;
     }
     /* A reset from a side that never sent anything (a refused SYN): it
      * must acknowledge what the other side sent. */

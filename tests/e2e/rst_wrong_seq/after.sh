@@ -1,4 +1,4 @@
-echo "--- in window, not exact"
+echo "--- one below the ACK, after a FIN"
 "$LUASNIFF" -r packets2.pcap events.lua
 echo "--- arrival"
 "$LUASNIFF" --deliver arrival -r packets.pcap events.lua
