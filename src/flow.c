@@ -525,8 +525,8 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
  * (RFC 5961 4), so alone it proves nothing, and a forged one must not end
  * the connection. It is kept aside; the connection is reused only once the
  * other side answers it with a SYN-ACK, or its sender goes on from it. */
-static bool defer_syn(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
-                      double ts)
+static bool defer_syn(struct ls_flow_table *ft, const struct ls_conn *c,
+                      const struct ls_packet *pkt, double ts)
 {
     if (c->state != LS_STATE_ESTABLISHED || (c->flags & (LS_CONN_RESET | LS_CONN_DEAD)) ||
         !c->half[0].ack_seen || !c->half[1].ack_seen)
@@ -542,7 +542,6 @@ static bool defer_syn(struct ls_flow_table *ft, struct ls_conn *c, const struct 
     w->syn.payload_len = w->syn.payload_missing = 0;
     w->syn.l3 = w->syn.l4 = NULL;
     w->syn.l3_len = 0;
-    c->flags |= LS_CONN_SYN_WAIT;
     ft->stats.out_of_window++;
     return true;
 }
@@ -597,7 +596,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         close_conn(ft, c, LS_CLOSE_REUSED);
         release(ft, c);
         c = NULL;
-    } else if (c && (c->flags & LS_CONN_SYN_WAIT) && c->state == LS_STATE_ESTABLISHED) {
+    } else if (c && c->state == LS_STATE_ESTABLISHED) {
         struct syn_wait *w = syn_confirmed(ft, c, pkt);
         if (w != NULL) {
             /* The new connection starts at its SYN, then takes this one. */
