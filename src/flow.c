@@ -62,15 +62,6 @@ struct ls_flow_table {
     struct list age;       /* live, least recently active first */
     struct list dead;      /* dead, oldest first (linked through age_*) */
     struct list resetting; /* RST seen, by deadline (linked through reset_*) */
-    /* SYNs with a new ISN on established connections, waiting for proof
-     * that a new connection began (see defer_syn); the oldest is replaced. */
-    struct syn_wait {
-        const struct ls_conn *c;
-        uint64_t id; /* c's, so a recycled connection never matches */
-        double ts;
-        struct ls_packet syn; /* header only: payload and layers cleared */
-    } syn_wait[8];
-    uint32_t syn_wait_next;
 };
 
 /* ---- intrusive lists ---- */
@@ -520,52 +511,6 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
     ls_flow_input_hashed(ft, pkt, ts, packet_hash(ft, pkt));
 }
 
-/* A SYN with a new ISN on an established connection that both sides use
- * and neither has begun to close: a stack answers it with a challenge ACK
- * (RFC 5961 4), so alone it proves nothing, and a forged one must not end
- * the connection. It is kept aside; the connection is reused only once the
- * other side answers it with a SYN-ACK, or its sender goes on from it. */
-static bool defer_syn(struct ls_flow_table *ft, const struct ls_conn *c,
-                      const struct ls_packet *pkt, double ts)
-{
-    if (c->state != LS_STATE_ESTABLISHED || (c->flags & (LS_CONN_RESET | LS_CONN_DEAD)) ||
-        !c->half[0].ack_seen || !c->half[1].ack_seen)
-        return false;
-    struct syn_wait *w = NULL;
-    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->syn_wait); i++)
-        if (ft->syn_wait[i].c == c && ft->syn_wait[i].id == c->id)
-            w = &ft->syn_wait[i];
-    if (w == NULL)
-        w = &ft->syn_wait[ft->syn_wait_next++ % LS_ARRAY_SIZE(ft->syn_wait)];
-    *w = (struct syn_wait){.c = c, .id = c->id, .ts = ts, .syn = *pkt};
-    w->syn.payload = NULL;
-    w->syn.payload_len = w->syn.payload_missing = 0;
-    w->syn.l3 = w->syn.l4 = NULL;
-    w->syn.l3_len = 0;
-    ft->stats.out_of_window++;
-    return true;
-}
-
-/* The SYN kept aside for `c` if `pkt` proves it began a new connection:
- * a SYN-ACK acknowledging it, or its sender's next segment numbered from
- * it (the SYN-ACK was not captured). */
-static struct syn_wait *syn_confirmed(struct ls_flow_table *ft, const struct ls_conn *c,
-                                      const struct ls_packet *pkt)
-{
-    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->syn_wait); i++) {
-        struct syn_wait *w = &ft->syn_wait[i];
-        if (w->c != c || w->id != c->id)
-            continue;
-        uint32_t next = w->syn.seq + 1;
-        bool from_sender = pkt->sport == w->syn.sport && memcmp(pkt->src, w->syn.src, 16) == 0;
-        uint8_t fl = pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST);
-        if (from_sender ? fl == LS_TCP_ACK && pkt->seq == next
-                        : fl == (LS_TCP_SYN | LS_TCP_ACK) && pkt->ack == next)
-            return w;
-    }
-    return NULL;
-}
-
 void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
                           uint32_t hash)
 {
@@ -591,23 +536,9 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         release(ft, c);
         c = NULL;
     } else if (c && ls_tcp_is_new_syn(c, (enum ls_dir)dir, pkt)) {
-        if (defer_syn(ft, c, pkt, ts))
-            return;
         close_conn(ft, c, LS_CLOSE_REUSED);
         release(ft, c);
         c = NULL;
-    } else if (c && c->state == LS_STATE_ESTABLISHED) {
-        struct syn_wait *w = syn_confirmed(ft, c, pkt);
-        if (w != NULL) {
-            /* The new connection starts at its SYN, then takes this one. */
-            struct ls_packet syn = w->syn;
-            double syn_ts = w->ts;
-            w->c = NULL;
-            close_conn(ft, c, LS_CLOSE_REUSED);
-            release(ft, c);
-            ls_flow_input_hashed(ft, &syn, syn_ts, hash);
-            c = find(ft, pkt, hash, &dir);
-        }
     }
     if (!c) {
         bool opens = (pkt->flags & LS_TCP_SYN) || pkt->payload_len || pkt->payload_missing;
