@@ -182,6 +182,15 @@ function Reader:_wait()
   co_yield()
 end
 
+-- A negative count would move the stream backwards (_consume), and a
+-- fractional one cuts strings at odd places: refuse them as the string
+-- library does, naming the caller's function.
+local function check_count(n, fname)
+  if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
+    error(("bad argument #1 to '%s' (non-negative count expected)"):format(fname), 3)
+  end
+end
+
 -- Takes n bytes known to be usable.
 function Reader:_take(n)
   if #self.buf - self.pos + 1 < n then self:_flatten() end
@@ -194,6 +203,7 @@ end
 -- Exactly n bytes. At the end of the stream: nil, followed by the bytes
 -- that did arrive (consumed). Raises the gap error across a hole.
 function Reader:read(n)
+  check_count(n, "read")
   while true do
     local u = self:_usable()
     if u >= n then return self:_take(n) end
@@ -206,6 +216,7 @@ end
 -- Between 1 and `max` (default: any) bytes, as soon as there are some; nil
 -- at the end of the stream. Raises the gap error at a hole.
 function Reader:read_some(max)
+  if max ~= nil then check_count(max, "read_some") end
   while true do
     local u = self:_usable()
     if u > 0 then
@@ -233,6 +244,7 @@ end
 -- Consumes n bytes without returning them (waits for them). Returns true,
 -- or false at the end of the stream (what arrived is consumed).
 function Reader:skip(n)
+  check_count(n, "skip")
   while n > 0 do
     local s = self:read_some(n)
     if not s then return false end

@@ -118,6 +118,22 @@ describe("sniff.stream", function()
     assert.same({true, "789", false}, log)
   end)
 
+  it("refuses a negative or fractional count instead of rewinding", function()
+    for _, case in ipairs({{"read", -2}, {"read_some", -1}, {"skip", -3}, {"read", 1.5}}) do
+      local fname, n = case[1], case[2]
+      local got
+      local r = stream.new(function(r)
+        r:read(2)
+        r[fname](r, n)
+      end, {on_error = function(e) got = e end, clock = function() return 0 end})
+      r:feed("abcdef")
+      assert.is_truthy(got, fname)
+      assert.truthy(got:find("bad argument #1 to '" .. fname .. "'", 1, true), got)
+      assert.truthy(got:find("non-negative count expected", 1, true), got)
+      assert.equal(2, r.offset)
+    end
+  end)
+
   it("reports a parser error through on_error and discards later bytes", function()
     local got
     local r = stream.new(function(r) r:read(1); error("boom", 0) end,
