@@ -11,6 +11,11 @@
 --   REPLY    +OK, -ERR msg, :42, $5 (bulk length), *3 (array size), nil
 -- Latencies use the capture times of the segments themselves, in either
 -- --deliver mode.
+-- Bounds: a length or count on the wire costs nothing by itself. Of a bulk
+-- string only the first 33 bytes are kept (the rest is skipped as it
+-- streams by), of an aggregate the first 4 elements (the rest are parsed
+-- and dropped), and a value cut by the end of the stream is dropped.
+-- Nesting deeper than 32 levels ends the parse of that direction.
 
 local stream = require "sniff.stream"
 
@@ -34,31 +39,64 @@ local function ep(ip, port)
   return (ip:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(ip, port)
 end
 
+local KEEP_BYTES = 33  -- of a bulk string: what a line shows, plus one to tell it was cut
+local KEEP_ITEMS = 4   -- of an aggregate: what a line shows
+local MAX_DEPTH = 32
+
+-- A length or count from a header line: an integer, or nil.
+local function count(s) return math.tointeger(tonumber(s)) end
+
+-- A bulk string of n bytes and its CRLF: the string when short, else
+-- {long = n, head = first KEEP_BYTES bytes}; nil at the end of the stream.
+-- Long ones are skipped, not read, so a huge length buffers nothing.
+local function bulk(r, n)
+  if n < KEEP_BYTES then
+    local s = r:read(n + 2)
+    return s and s:sub(1, n)
+  end
+  local head = r:read(KEEP_BYTES)
+  if not head or not r:skip(n - KEEP_BYTES + 2) then return nil end
+  return {long = n, head = head}
+end
+
 -- Reads one RESP value; returns a Lua value (tables for aggregates, a
--- {err = msg} table for errors, false for nil) or nil at the end.
-local function value(r)
+-- {err = msg} table for errors, {long = n, head = s} for long bulk
+-- strings, false for nil) or nil at the end (or past MAX_DEPTH).
+local function value(r, depth)
+  depth = depth or 1
+  if depth > MAX_DEPTH then return nil end
   local line = r:read_line(65536)
   if not line then return nil end
   local t, rest = line:sub(1, 1), line:sub(2)
   if t == "+" then return rest
   elseif t == "-" or t == "!" then
-    if t == "!" then rest = r:read(tonumber(rest) + 2):sub(1, -3) end
+    if t == "!" then
+      local n = count(rest)
+      if not n or n < 0 then return {err = rest} end
+      local b = bulk(r, n)
+      if b == nil then return nil end
+      rest = type(b) == "table" and b.head or b
+    end
     return {err = rest}
   elseif t == ":" or t == "," or t == "(" then return tonumber(rest) or rest
   elseif t == "#" then return rest == "t"
   elseif t == "_" then return false
   elseif t == "$" or t == "=" then
-    local n = tonumber(rest)
+    local n = count(rest)
     if not n or n < 0 then return false end
-    local s = r:read(n + 2)
-    return s and s:sub(1, n)
+    return bulk(r, n)
   elseif t == "*" or t == "~" or t == ">" or t == "%" or t == "|" then
-    local n = tonumber(rest)
+    local n = count(rest)
     if not n or n < 0 then return false end
     if t == "%" or t == "|" then n = n * 2 end
     local a = {n = n}
-    for k = 1, n do a[k] = value(r) end
-    if t == "|" then return value(r) end -- attributes precede the real reply
+    -- Stops when the stream does: a claimed count alone never loops.
+    for k = 1, n do
+      local v = value(r, depth + 1)
+      if v == nil then return nil end
+      if k <= KEEP_ITEMS then a[k] = v end
+    end
+    if t == "|" then return value(r, depth) end -- attributes precede the real reply
     return a
   end
   -- An inline command: words separated by spaces.
@@ -72,6 +110,7 @@ local function show_reply(v)
   if v == nil or v == false then return "nil" end
   if type(v) == "table" then
     if v.err then return "-" .. v.err end
+    if v.long then return "$" .. v.long end
     return "*" .. (v.n or #v)
   end
   if type(v) == "string" then return #v <= 32 and ("+" .. v) or ("$" .. #v) end
@@ -81,7 +120,8 @@ end
 local function show_command(cmd)
   local out = {}
   for k = 1, math.min(cmd.n or #cmd, 4) do
-    local s = tostring(cmd[k])
+    local c = cmd[k]
+    local s = type(c) == "table" and c.long and c.head or tostring(c)
     if #s > 32 then s = s:sub(1, 32) .. "..." end
     out[#out + 1] = (s:gsub("[^\32-\126]", "."))
   end
@@ -105,7 +145,7 @@ sniff.on("connection", function(conn)
       if not r:wait_data() then return end
       local t = r:time_first()
       local cmd = value(r)
-      if type(cmd) ~= "table" or cmd.err then return end
+      if type(cmd) ~= "table" or cmd.err or cmd.long then return end
       if (cmd.n or #cmd) > 0 then
         tail = tail + 1
         queue[tail] = {cmd = cmd, time = t}
