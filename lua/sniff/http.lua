@@ -469,18 +469,26 @@ function Parser:emit(name, a, b)
   self.nq = n + 3
 end
 
+-- Ends a flush however it ends: a handler's error goes on to the caller
+-- unchanged (no pcall, so its traceback is intact), and the next flush
+-- must still run.
+local Unflush = {__close = function(g) g.p.flushing = false end}
+
+-- Runs the queued handlers in order. An error in one propagates to the
+-- caller once; the events after it stay queued for the next flush.
 function Parser:flush()
-  if self.nq == 0 or self.flushing then return end
+  if self.qh > self.nq or self.flushing then return end
   self.flushing = true
-  local q, i = self.queue, 1
-  while i <= self.nq do
+  local _ <close> = self.unflush
+  local q = self.queue
+  while self.qh <= self.nq do
+    local i = self.qh
     local h, a, b = q[i], q[i + 1], q[i + 2]
     q[i], q[i + 1], q[i + 2] = nil, nil, nil
-    i = i + 3
+    self.qh = i + 3 -- before the call: a failing event is not run twice
     h(self.conn, a, b)
   end
-  self.nq = 0
-  self.flushing = false
+  self.qh, self.nq = 1, 0
 end
 
 -- Feeds client (dir "sent") or server ("received") bytes.
@@ -528,10 +536,12 @@ function http.parser(handlers, opts, conn)
   for k, v in pairs(DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
   local p = setmetatable({
-    h = handlers or {}, opts = o, conn = conn, queue = {}, nq = 0, pending = {}, sides = {},
+    h = handlers or {}, opts = o, conn = conn, pending = {}, sides = {},
+    queue = {}, qh = 1, nq = 0, -- events to run: queue[qh .. nq], three slots each
     readers = {}, tunnel = nil, hold = nil, closed = false,
     tunnel_bytes = {sent = 0, received = 0},
   }, Parser)
+  p.unflush = setmetatable({p = p}, Unflush)
   local clock = o.clock
   p.readers.sent = stream.new(function(r) run_side(p, r, "sent", read_request) end,
                               {clock = clock})

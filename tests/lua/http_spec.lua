@@ -255,6 +255,21 @@ describe("sniff.http", function()
     assert.has_error(function() p:data("sent", REQ) end)
   end)
 
+  it("a handler error propagates once and the parser keeps delivering", function()
+    local seen = {}
+    local p = http.parser({request = function(_, q)
+      seen[#seen + 1] = q.target
+      if q.target == "/1" then error("handler bug") end
+    end})
+    -- /1 and /2 in one feed: /2 stays queued past the error, then comes first.
+    local two = "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"
+    assert.has_error(function() p:data("sent", two) end, "handler bug")
+    for i = 3, 4 do p:data("sent", "GET /" .. i .. " HTTP/1.1\r\n\r\n") end
+    p:close()
+    assert.same({"/1", "/2", "/3", "/4"}, seen)
+    assert.is_false(p.flushing)
+  end)
+
   it("gives the same events for every split of the input", function()
     local sent = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" ..
       "3\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\nGET /y HTTP/1.1\r\n\r\n"
