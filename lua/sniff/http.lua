@@ -41,6 +41,7 @@ local DEFAULTS = {
   max_line = 8192,       -- start line, header line or chunk-size line
   max_headers = 65536,   -- total size of a head
   max_resync = 1048576,  -- bytes skipped looking for the next message before giving up
+  max_hold = 1048576,    -- client bytes buffered while an Upgrade/CONNECT awaits its answer
 }
 
 -- ------------------------------------------------------------------------
@@ -335,10 +336,16 @@ local function read_request(p, r, side)
   finish(p, r, req, "request_done")
   if not ok then return false end
   if method == "CONNECT" or headers:get("upgrade") then
-    -- What follows may not be HTTP: wait for the response to say.
+    -- What follows may not be HTTP: wait for the response to say. The
+    -- bytes wait in the reader, so past max_hold (the answer is lost, or
+    -- the capture is one-sided) parsing resumes as it would at close.
     p.hold = req
-    while p.hold == req and not p.tunnel and not r.eof do r:pause() end
+    local limit = r.received + p.opts.max_hold
+    while p.hold == req and not p.tunnel and not r.eof and r.received <= limit do
+      r:pause()
+    end
     if p.tunnel then return false end
+    if p.hold == req then p.hold = nil end
   end
   return true
 end
@@ -419,6 +426,12 @@ local function abandon(p, r, dir, msg, why, lost)
   if dir == "received" and not msg.interim then
     pop_request(p)
     p:emit("exchange", msg.request, msg)
+    -- A refusal cut short is still a refusal: the client side goes on.
+    -- (An acceptance cut short keeps it waiting, within max_hold.)
+    local req, st = msg.request, msg.status
+    if st ~= 101 and not (req and req.method == "CONNECT" and st >= 200 and st < 300) then
+      release_hold(p, req)
+    end
   end
 end
 
@@ -545,8 +558,11 @@ function http.parser(handlers, opts, conn)
   local clock = o.clock
   p.readers.sent = stream.new(function(r) run_side(p, r, "sent", read_request) end,
                               {clock = clock})
-  p.readers.received = stream.new(function(r) run_side(p, r, "received", read_response) end,
-                                  {clock = clock})
+  p.readers.received = stream.new(function(r)
+    run_side(p, r, "received", read_response)
+    -- No answer can come any more: a client side waiting for one goes on.
+    if not p.tunnel then release_hold(p, p.hold) end
+  end, {clock = clock})
   return p
 end
 

@@ -140,6 +140,39 @@ describe("sniff.http", function()
     assert.same({"exchange x:1 403", "exchange /after 200"}, {log[5], log[#log]})
   end)
 
+  it("a declined upgrade whose response head a hole cuts lets the client side go on", function()
+    local p, log = tracer()
+    p:data("sent", "GET /a HTTP/1.1\r\nUpgrade: h2c\r\n\r\n")
+    p:data("received", "HTTP/1.1 200 OK\r\n")
+    p:gap("received", 40)
+    p:data("sent", "GET /b HTTP/1.1\r\n\r\n")
+    p:data("received", "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    -- Before the close: /b was parsed and paired, not held back.
+    local ex = {}
+    for _, l in ipairs(log) do if l:find("^exchange") then ex[#ex + 1] = l end end
+    assert.same({"exchange /a 200", "exchange /b 404"}, ex)
+  end)
+
+  it("a client side waiting for an upgrade's answer buffers at most max_hold bytes", function()
+    local p, log = tracer({max_hold = 100})
+    p:data("sent", "GET /a HTTP/1.1\r\nUpgrade: h2c\r\n\r\n")
+    p:data("sent", "GET /b HTTP/1.1\r\n\r\n")
+    assert.equal("request_done 0", log[#log])  -- /b waits
+    for _ = 1, 5 do p:data("sent", "GET /c HTTP/1.1\r\n\r\n") end
+    -- Past max_hold the waiting ends, as at close: /b and the /c are parsed.
+    local n = 0
+    for _, l in ipairs(log) do if l:find("^request GET") then n = n + 1 end end
+    assert.equal(7, n)
+    assert.is_nil(p.hold)
+  end)
+
+  it("a server side that ends releases a client side waiting for its answer", function()
+    local p, log = tracer()
+    p:data("sent", "GET /a HTTP/1.1\r\nUpgrade: h2c\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+    p:data("received", "garbage\r\n")
+    assert.equal("request GET /b 1.1", log[#log - 1])
+  end)
+
   it("101 Switching Protocols stops parsing", function()
     local log = run({
       {"sent", "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello"},
