@@ -16,8 +16,9 @@
 --   request_done(conn, req)       request finished (or given up: req.complete false)
 --   response_done(conn, res)      response finished (likewise)
 --   exchange(conn, req, res)      a final response is done; at close, once per
---                                 request left unanswered (res nil); req is nil
---                                 for a response without a request
+--                                 request left unanswered (res nil), and for the
+--                                 oldest past opts.max_pending; req is nil for a
+--                                 response without a request
 --   upgrade(conn, req, res)       CONNECT 2xx or 101: parsing stops, said once
 --   error(conn, err)              malformed input; err = {direction, message,
 --                                 offset, fatal}; fatal: that direction is no
@@ -42,6 +43,7 @@ local DEFAULTS = {
   max_headers = 65536,   -- total size of a head
   max_resync = 1048576,  -- bytes skipped looking for the next message before giving up
   max_hold = 1048576,    -- client bytes buffered while an Upgrade/CONNECT awaits its answer
+  max_pending = 1024,    -- requests awaiting a response; past it the oldest is given up
 }
 
 -- ------------------------------------------------------------------------
@@ -313,6 +315,29 @@ end
 local REQ_LINE = "^(%S+) (%S+) HTTP/(%d)%.(%d)$"
 local RES_LINE = "^HTTP/(%d)%.(%d) (%d%d%d) ?(.*)$"
 
+-- Requests awaiting a response: p.pending[p.ph .. p.pt], oldest first
+-- (indexes, not table.remove: pipelining thousands must stay linear).
+local function pop_request(p)
+  local h = p.ph
+  local req = p.pending[h]
+  if not req then return nil end
+  p.pending[h] = nil
+  if h == p.pt then p.ph, p.pt = 1, 0 else p.ph = h + 1 end
+  return req
+end
+
+-- Queues a request; past max_pending the oldest is answered by nothing
+-- (exchange with res nil), so a server that never answers, or whose side
+-- is not captured, costs bounded memory. Later responses then pair with
+-- the requests that remain.
+local function push_request(p, req)
+  local t = p.pt + 1
+  p.pending[t], p.pt = req, t
+  if t - p.ph >= p.opts.max_pending then p:emit("exchange", pop_request(p), nil) end
+end
+
+local function first_request(p) return p.pending[p.ph] end
+
 -- One request; returns false when the direction is finished.
 local function read_request(p, r, side)
   local t0 = r:wait_data() and r:time_first()
@@ -328,8 +353,7 @@ local function read_request(p, r, side)
   local headers = read_headers(p, r, req)
   if not headers then side.current = nil; return false end
   req.headers, req._partial = headers, nil
-  local q = p.pending
-  q[#q + 1] = req
+  push_request(p, req)
   p:emit("request", req)
   local ok = read_body(p, r, req, false)
   side.current = nil
@@ -350,13 +374,6 @@ local function read_request(p, r, side)
   return true
 end
 
-local function pop_request(p)
-  local q = p.pending
-  local req = q[1]
-  if req then table.remove(q, 1) end
-  return req
-end
-
 local function release_hold(p, req)
   if p.hold and p.hold == req then
     p.hold = nil
@@ -374,7 +391,7 @@ local function read_response(p, r, side)
   side.resync = false
   res.time_first = t0 or res.time_first
   res.version, res.status, res.reason = major .. "." .. minor, tonumber(status), reason
-  local req = p.pending[1]
+  local req = first_request(p)
   res.request = req
   side.current = res
   local headers = read_headers(p, r, res)
@@ -415,7 +432,7 @@ local function abandon(p, r, dir, msg, why, lost)
   if not msg.headers then
     msg.headers = msg._partial or new_headers()
     if dir == "sent" then
-      p.pending[#p.pending + 1] = msg
+      push_request(p, msg)
       p:emit("request", msg)
     else
       p:emit("response", msg)
@@ -549,7 +566,8 @@ function http.parser(handlers, opts, conn)
   for k, v in pairs(DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
   local p = setmetatable({
-    h = handlers or {}, opts = o, conn = conn, pending = {}, sides = {},
+    h = handlers or {}, opts = o, conn = conn, sides = {},
+    pending = {}, ph = 1, pt = 0, -- see pop_request
     queue = {}, qh = 1, nq = 0, -- events to run: queue[qh .. nq], three slots each
     readers = {}, tunnel = nil, hold = nil, closed = false,
     tunnel_bytes = {sent = 0, received = 0},
