@@ -62,7 +62,10 @@ function stream.new(fn, opts)
     discarded = 0,       -- bytes fed after the parser ended
     clock = opts.clock or default_clock,
     on_error = opts.on_error, on_done = opts.on_done,
-    t_first = 0,         -- arrival time of the oldest unconsumed byte (approx.)
+    -- Capture times: chunk k starts at stream offset cstart[k] and came at
+    -- ctime[k], for k = ch .. ct; entries go once the offset passes the next
+    -- chunk's start, so ctime[ch] is the time of the oldest unconsumed byte.
+    cstart = {}, ctime = {}, ch = 1, ct = 0,
     t_last = 0,          -- time of the latest feed
   }, Reader)
   r.co = co_create(function() fn(r) end)
@@ -97,8 +100,16 @@ function Reader:feed(data, t)
   self.received = self.received + n
   if self.dead then self.discarded = self.discarded + n; return end
   local now = t or self.clock()
-  if self.avail == 0 then self.t_first = now end
   self.t_last = now
+  local ct = self.ct
+  if ct < self.ch or self.ctime[ct] ~= now then
+    -- Where these bytes start: after the buffered ones, and after a hole
+    -- the parser has not reached yet.
+    ct = ct + 1
+    self.cstart[ct] = self.offset + self.avail + (self.gap_at and self.gap_len or 0)
+    self.ctime[ct], self.ct = now, ct
+    self:_forget_chunks() -- the buffer was empty: the new chunk is the oldest
+  end
   if self.pos > #self.buf and self.nmore == 0 then
     self.buf, self.pos = data, 1
   else
@@ -153,11 +164,29 @@ function Reader:_usable()
   return self.gap_at or self.avail
 end
 
+-- Drops the capture times of chunks the offset has moved past.
+function Reader:_forget_chunks()
+  local cs, h, t, off = self.cstart, self.ch, self.ct, self.offset
+  if h >= t or cs[h + 1] > off then return end
+  repeat
+    cs[h], self.ctime[h] = nil, nil
+    h = h + 1
+  until h == t or cs[h + 1] > off
+  if h == t then
+    -- One chunk left: back to index 1, so the indexes stay small.
+    cs[1], self.ctime[1] = cs[h], self.ctime[h]
+    if h ~= 1 then cs[h], self.ctime[h] = nil, nil end
+    h, self.ct = 1, 1
+  end
+  self.ch = h
+end
+
 function Reader:_consume(n)
   self.pos = self.pos + n
   self.avail = self.avail - n
   self.offset = self.offset + n
   if self.gap_at then self.gap_at = self.gap_at - n end
+  self:_forget_chunks()
 end
 
 -- The read cannot be served and a hole is next: drop the bytes before it
@@ -170,7 +199,7 @@ function Reader:_raise_gap()
   self.avail = self.avail - before
   self.offset = self.offset + before + hole
   self.gap_at, self.gap_len = nil, 0
-  if self.avail == 0 then self.t_first = self.t_last end
+  self:_forget_chunks()
   error(setmetatable({offset = at, length = before + hole, hole = hole}, Gap), 0)
 end
 
@@ -304,9 +333,12 @@ function Reader:pause() self:_wait() end
 -- Unconsumed bytes that can be read now.
 function Reader:buffered() return self:_usable() end
 
--- Capture time of the oldest unconsumed byte (approximately: of the feed
--- that brought it), and of the latest feed.
-function Reader:time_first() return self.t_first end
+-- Capture time of the oldest unconsumed byte (that of the feed that
+-- brought it; with nothing buffered, of the latest feed), and of the latest
+-- feed.
+function Reader:time_first()
+  return self.ct >= self.ch and self.ctime[self.ch] or self.t_last
+end
 function Reader:time_last() return self.t_last end
 
 -- ------------------------------------------------------------------------

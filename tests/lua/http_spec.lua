@@ -304,6 +304,14 @@ describe("sniff.http", function()
     assert.equal(2, q.time_last)
   end)
 
+  it("a pipelined request starting mid-segment gets its own segment's time", function()
+    local times = {}
+    local p = http.parser({request = function(_, q) times[q.target] = q.time_first end})
+    p:data("sent", "GET /a HTTP/1.1\r\n\r\nGET /b HT", 1)
+    p:data("sent", "TP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n", 5)
+    assert.same({["/a"] = 1, ["/b"] = 1, ["/c"] = 5}, times)
+  end)
+
   it("handler errors are raised to the caller, not reported as malformed input", function()
     local p = http.parser({request = function() error("handler bug") end})
     assert.has_error(function() p:data("sent", REQ) end)

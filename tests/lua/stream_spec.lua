@@ -134,6 +134,38 @@ describe("sniff.stream", function()
     end
   end)
 
+  it("time_first is the capture time of the oldest unconsumed byte", function()
+    local log = {}
+    local r = stream.new(function(r)
+      r:read(2); log[#log + 1] = r:time_first()  -- "cd" left, from t=1
+      r:read(3); log[#log + 1] = r:time_first()  -- mid-buffer, in the chunk of t=5
+      r:read(4); log[#log + 1] = r:time_first()  -- buffer empty: the latest feed
+    end)
+    r:feed("abcd", 1)
+    r:feed("efghi", 5)
+    assert.same({1, 5, 5}, log)
+    -- Across a hole the parser reaches after the bytes behind it came.
+    log = {}
+    r = stream.new(function(r)
+      while not r.eof do r:pause() end
+      r:read(2); log[#log + 1] = r:time_first()  -- the hole is next: still t=6
+      local ok, e = pcall(r.read, r, 1)
+      log[#log + 1] = stream.is_gap(e) and r:time_first()  -- "lm", t=7
+    end)
+    r:feed("jk", 6)
+    r:gap(4)
+    r:feed("lm", 7)
+    r:close()
+    assert.same({6, 7}, log)
+  end)
+
+  it("keeps a capture time per buffered chunk only", function()
+    local r = stream.new(function(r) while r:read_some() do end end)
+    for t = 1, 1000 do r:feed("x", t) end
+    assert.equal(1000, r:time_first())
+    assert.is_true(r.ct - r.ch < 2)
+  end)
+
   it("reports a parser error through on_error and discards later bytes", function()
     local got
     local r = stream.new(function(r) r:read(1); error("boom", 0) end,
