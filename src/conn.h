@@ -30,6 +30,7 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 #define LS_CONN_DEAD      0x08u /* torn down; kept only to absorb stray packets */
 #define LS_CONN_CLOSE_REQ 0x10u /* something asked for it to be closed at a safe point */
 #define LS_CONN_RESET     0x20u /* an acceptable RST was seen; closes after a grace period */
+#define LS_CONN_ASIDE     0x40u /* a SYN or SYN-ACK with a new ISN is kept aside (flow.c) */
 
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {

@@ -62,6 +62,16 @@ struct ls_flow_table {
     struct list age;       /* live, least recently active first */
     struct list dead;      /* dead, oldest first (linked through age_*) */
     struct list resetting; /* RST seen, by deadline (linked through reset_*) */
+    /* Handshake segments with a new ISN on established connections, kept
+     * until something proves that a new connection began on the same
+     * endpoints (see keep_aside); when full, the oldest is replaced. */
+    struct aside {
+        const struct ls_conn *c;
+        uint64_t id; /* c's, so a recycled connection never matches */
+        double ts;
+        struct ls_packet pkt; /* a SYN or SYN-ACK; header only */
+    } aside[8];
+    uint32_t aside_next;
 };
 
 /* ---- intrusive lists ---- */
@@ -511,6 +521,119 @@ void ls_flow_input(struct ls_flow_table *ft, const struct ls_packet *pkt, double
     ls_flow_input_hashed(ft, pkt, ts, packet_hash(ft, pkt));
 }
 
+/* How far past a kept SYN's number the segments and ACKs that prove it
+ * may lie: a window's worth of a new connection's first bytes. */
+#define PROOF_SPAN ((uint32_t)1 << 20)
+
+/* A connection that a SYN or SYN-ACK with a new ISN alone does not end:
+ * established, used by both sides, neither has begun to close. A stack
+ * answers such a SYN with a challenge ACK (RFC 5961 4), so a forged one
+ * must not end the connection; a real new connection proves itself. */
+static bool guards_handshake(const struct ls_conn *c)
+{
+    return c->state == LS_STATE_ESTABLISHED && !(c->flags & (LS_CONN_RESET | LS_CONN_DEAD)) &&
+           c->half[0].ack_seen && c->half[1].ack_seen;
+}
+
+/* The segment kept aside for `c` with these SYN/ACK flags, or NULL. */
+static struct aside *aside_find(struct ls_flow_table *ft, const struct ls_conn *c, uint8_t flags)
+{
+    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->aside); i++) {
+        struct aside *w = &ft->aside[i];
+        if (w->c == c && w->id == c->id && (w->pkt.flags & (LS_TCP_SYN | LS_TCP_ACK)) == flags)
+            return w;
+    }
+    return NULL;
+}
+
+/* Keeps the header of SYN or SYN-ACK `pkt` aside for `c`, replacing the
+ * one of its kind kept before. */
+static void keep_aside(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
+                       double ts)
+{
+    struct aside *w = aside_find(ft, c, pkt->flags & (LS_TCP_SYN | LS_TCP_ACK));
+    if (w == NULL)
+        w = &ft->aside[ft->aside_next++ % LS_ARRAY_SIZE(ft->aside)];
+    *w = (struct aside){.c = c, .id = c->id, .ts = ts, .pkt = *pkt};
+    w->pkt.payload = NULL;
+    w->pkt.payload_len = w->pkt.payload_missing = 0;
+    w->pkt.l3 = w->pkt.l4 = NULL;
+    w->pkt.l3_len = 0;
+    c->flags |= LS_CONN_ASIDE;
+}
+
+/* Whether `pkt`, from `dir` of `c`, proves that the SYN kept aside for it
+ * began a new connection: a SYN-ACK acknowledging it; or, when that was
+ * not captured, its sender going on from its number, or the other side
+ * acknowledging bytes after it, at numbers the old streams cannot have. */
+static bool proves_syn(const struct ls_conn *c, const struct aside *w, const struct ls_packet *pkt,
+                       int dir)
+{
+    int syn_dir = packet_dir(c, &w->pkt);
+    uint32_t next = w->pkt.seq + 1;
+    uint8_t fl = pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST);
+    if (dir != syn_dir && fl == (LS_TCP_SYN | LS_TCP_ACK))
+        return pkt->ack == next;
+    if (fl != LS_TCP_ACK)
+        return false;
+    uint32_t at = dir == syn_dir ? pkt->seq : pkt->ack;
+    return at - next < PROOF_SPAN && !ls_tcp_seq_in_stream(c, (enum ls_dir)syn_dir, at);
+}
+
+/* Ends `c` as reused and hands its endpoints to a new connection, which
+ * starts with `first` (and `then`, when not NULL), both kept aside. */
+static void reuse_with(struct ls_flow_table *ft, struct ls_conn *c, uint32_t hash,
+                       const struct ls_packet *first, double first_ts, const struct ls_packet *then,
+                       double then_ts)
+{
+    close_conn(ft, c, LS_CLOSE_REUSED);
+    release(ft, c);
+    ls_flow_input_hashed(ft, first, first_ts, hash);
+    if (then)
+        ls_flow_input_hashed(ft, then, then_ts, hash);
+}
+
+/* Handles a SYN with a new ISN on `c`; returns false when `c` should be
+ * closed as reused at once. */
+static bool new_syn_on(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
+                       double ts, uint32_t hash)
+{
+    if (!guards_handshake(c))
+        return false;
+    struct aside *sa = aside_find(ft, c, LS_TCP_SYN | LS_TCP_ACK);
+    if (sa && sa->pkt.ack == pkt->seq + 1) {
+        /* Its SYN-ACK was captured first (mirror ports reorder them). */
+        struct ls_packet synack = sa->pkt;
+        sa->c = NULL;
+        reuse_with(ft, c, hash, pkt, ts, &synack, ts);
+        return true;
+    }
+    keep_aside(ft, c, pkt, ts);
+    ft->stats.out_of_window++;
+    return true;
+}
+
+/* Looks at `pkt` on `c`, which has segments kept aside or is a SYN-ACK:
+ * returns true when it proved a kept SYN and has been handled on the new
+ * connection. A SYN-ACK with a new ISN is kept aside for its SYN. */
+static bool check_aside(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
+                        int dir, uint32_t hash)
+{
+    struct aside *w = (c->flags & LS_CONN_ASIDE) ? aside_find(ft, c, LS_TCP_SYN) : NULL;
+    if (w && guards_handshake(c) && proves_syn(c, w, pkt, dir)) {
+        struct ls_packet syn = w->pkt;
+        double syn_ts = w->ts;
+        w->c = NULL;
+        reuse_with(ft, c, hash, &syn, syn_ts, NULL, 0);
+        return true;
+    }
+    const struct ls_half *h = &c->half[dir];
+    if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST)) == (LS_TCP_SYN | LS_TCP_ACK) &&
+        guards_handshake(c) && !(h->syn_seen && h->syn_isn == pkt->seq + 1))
+        keep_aside(ft, c, pkt, ft->now);
+    return false;
+}
+
 void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
                           uint32_t hash)
 {
@@ -536,9 +659,14 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         release(ft, c);
         c = NULL;
     } else if (c && ls_tcp_is_new_syn(c, (enum ls_dir)dir, pkt)) {
+        if (new_syn_on(ft, c, pkt, ts, hash))
+            return;
         close_conn(ft, c, LS_CLOSE_REUSED);
         release(ft, c);
         c = NULL;
+    } else if (c && ((c->flags & LS_CONN_ASIDE) || (pkt->flags & LS_TCP_SYN))) {
+        if (check_aside(ft, c, pkt, dir, hash))
+            c = find(ft, pkt, hash, &dir);
     }
     if (!c) {
         bool opens = (pkt->flags & LS_TCP_SYN) || pkt->payload_len || pkt->payload_missing;

@@ -223,6 +223,16 @@ bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls
     return true;
 }
 
+bool ls_tcp_seq_in_stream(const struct ls_conn *c, enum ls_dir dir, uint32_t seq)
+{
+    const struct ls_half *h = &c->half[dir];
+    if (!h->seq_known)
+        return false;
+    uint64_t win = window_at_least(c->half[!dir].win);
+    uint64_t off = seq_off(h, seq);
+    return off + win >= h->rs.next && off <= ack_end(h) + win;
+}
+
 bool ls_tcp_starts_anew(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
 {
     if (pkt->flags & LS_TCP_RST)

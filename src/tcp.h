@@ -55,6 +55,11 @@ enum ls_tcp_verdict ls_tcp_input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
  * its handshake. */
 bool ls_tcp_is_new_syn(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt);
 
+/* Whether `seq`, as a sequence or acknowledgment number of direction
+ * `dir`'s bytes, lies within a window of the bytes that direction has
+ * carried: a segment or ACK so numbered can belong to the connection. */
+bool ls_tcp_seq_in_stream(const struct ls_conn *c, enum ls_dir dir, uint32_t seq);
+
 /* True when `pkt` (from `dir`) on an ended connection begins a new one on
  * the same endpoints rather than being a straggler: a new SYN, a SYN-ACK
  * with another ISN (its SYN not captured), or data far from where the old

@@ -575,8 +575,11 @@ static void port_reuse_new_connection(void **state)
     handshake(e, 90000, 70000);
     seg(e, C, S, "PA", 90001, 70001, "two");
     seg(e, S, C, "A", 70001, 90004, NULL);
-    /* A new SYN while the second is still open replaces it too. */
+    /* A new SYN while the second is still open replaces it too, once the
+     * server answers it (alone, it could be forged: a challenge ACK). */
     seg(e, C, S, "S", 123456, 0, NULL);
+    assert_null(strstr(e->rec.buf, "closed 2"));
+    seg(e, S, C, "SA", 300000, 123457, NULL);
     finish(e);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "data 1 c2s one\n"
