@@ -109,7 +109,7 @@ void ls_flow_config_default(struct ls_flow_config *cfg)
     cfg->max_conn_buffer = (size_t)1 << 20;
     cfg->max_buffer = (size_t)256 << 20;
     cfg->deliver = LS_DELIVER_ACK;
-    cfg->overlap = LS_OVERLAP_FIRST;
+    cfg->overlap = LS_OVERLAP_LINUX;
 }
 
 const char *ls_conn_state_name(enum ls_conn_state st)

@@ -36,7 +36,8 @@ static const char usage_text[] =
     "  -v                       more log (-v: summary at exit, -vv: debug)\n"
     "  --idle-timeout SEC       close connections idle this long (default 300)\n"
     "  --deliver ack|arrival    hand bytes to Lua when ACKed (default) or in order\n"
-    "  --overlap first|last     which copy wins when retransmitted bytes differ\n"
+    "  --overlap linux|first|last  which copy wins when retransmitted bytes\n"
+    "                           differ (default linux: as a Linux receiver)\n"
     "  --max-connections N      connections tracked at once; the idlest is evicted\n"
     "  --max-buffer BYTES       bytes held for reassembly in total (suffix k, M, G)\n"
     "  --max-conn-buffer BYTES  bytes held per connection direction\n"
@@ -237,8 +238,10 @@ int main(int argc, char **argv)
                 cfg.flow.overlap = LS_OVERLAP_FIRST;
             else if (strcmp(optarg, "last") == 0)
                 cfg.flow.overlap = LS_OVERLAP_LAST;
+            else if (strcmp(optarg, "linux") == 0)
+                cfg.flow.overlap = LS_OVERLAP_LINUX;
             else
-                usage_error("--overlap: expected first or last, got '%s'", optarg);
+                usage_error("--overlap: expected linux, first or last, got '%s'", optarg);
             break;
         case OPT_MAXCONN:
             cfg.flow.max_connections =

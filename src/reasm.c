@@ -319,18 +319,35 @@ static void force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
     deliver_held(r, ctx, ud, seg_end(s));
 }
 
-/* Compares the overlap of new bytes with a held segment and applies the
- * overlap policy to it. */
+/* Whether new bytes [start, end) replace held segment `s` where they
+ * differ. `contig` is where the bytes in order from r->next end. */
+static bool new_copy_wins(const struct ls_reasm_ctx *ctx, const struct ls_seg *s, uint64_t start,
+                          uint64_t end, uint64_t contig)
+{
+    switch (ctx->overlap) {
+    case LS_OVERLAP_LAST: return true;
+    case LS_OVERLAP_LINUX:
+        /* Bytes in order are in the receiver's queue already; out of order,
+         * Linux trims the later-starting copy (tcp_ofo_queue) and replaces a
+         * segment that one at its start covers (tcp_data_queue_ofo). */
+        return s->off >= contig && (start < s->off || (start == s->off && end > seg_end(s)));
+    case LS_OVERLAP_FIRST: break;
+    }
+    return false;
+}
+
+/* Compares the overlap of new bytes with a held segment and keeps the new
+ * copy where they differ when `replace`. */
 static void resolve_overlap(struct ls_reasm_ctx *ctx, void *ud, struct ls_seg *s, uint64_t off,
-                            const uint8_t *p, size_t n)
+                            const uint8_t *p, size_t n, bool replace)
 {
     uint8_t *held = s->data + s->start + (off - s->off);
     if (memcmp(held, p, n) == 0)
         return;
     ctx->conflicts++;
     if (ctx->ops->conflict)
-        ctx->ops->conflict(ud, off, n);
-    if (ctx->overlap == LS_OVERLAP_LAST)
+        ctx->ops->conflict(ud, off, n, replace);
+    if (replace)
         memcpy(held, p, n);
 }
 
@@ -397,7 +414,8 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
             return;
     }
 
-    uint64_t end = off + n;
+    uint64_t start = off, end = off + n;
+    uint64_t contig = ctx->overlap == LS_OVERLAP_LINUX ? ls_reasm_contig_end(r) : 0;
     while (off < end) {
         if (!cur || cur->off >= end) {
             insert_piece(r, ctx, cur, off, p, (size_t)(end - off));
@@ -410,7 +428,8 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
             off += piece;
         }
         uint64_t ov_end = min64(end, seg_end(cur));
-        resolve_overlap(ctx, ud, cur, off, p, (size_t)(ov_end - off));
+        resolve_overlap(ctx, ud, cur, off, p, (size_t)(ov_end - off),
+                        new_copy_wins(ctx, cur, start, end, contig));
         p += ov_end - off;
         off = ov_end;
         cur = cur->next;

@@ -13,8 +13,11 @@
 struct ls_pool;
 struct ls_seg;
 
-/* Which copy of a byte wins when two segments carry different data for it. */
-enum ls_overlap { LS_OVERLAP_FIRST = 0, LS_OVERLAP_LAST };
+/* Which copy of a byte wins when two segments carry different data for it:
+ * the one held, the new one, or as Linux (and the BSDs) receive: bytes in
+ * order are final, and of two out-of-order copies the segment that starts
+ * lower wins (at the same start, the longer one). */
+enum ls_overlap { LS_OVERLAP_FIRST = 0, LS_OVERLAP_LAST, LS_OVERLAP_LINUX };
 
 /* Callbacks through which bytes leave the reassembler. `ud` is the value
  * given to each ls_reasm_* call. They may invoke scripts, but must not touch
@@ -26,8 +29,8 @@ struct ls_reasm_ops {
     /* `n` bytes at offset `off` will never be delivered. */
     void (*gap)(void *ud, uint64_t off, uint64_t n);
     /* A retransmission carried `n` bytes at `off` that differ from the copy
-     * held; the policy decided which one is kept. */
-    void (*conflict)(void *ud, uint64_t off, size_t n);
+     * held; the policy kept the new copy when `replaced`, else the held one. */
+    void (*conflict)(void *ud, uint64_t off, size_t n, bool replaced);
 };
 
 /* Most segments one direction holds; a new one past it forces out the oldest,

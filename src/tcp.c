@@ -53,7 +53,7 @@ static void on_gap(void *ud, uint64_t off, uint64_t n)
     u->t->hooks->gap(u->t->hooks->ud, u->c, u->dir, n);
 }
 
-static void on_conflict(void *ud, uint64_t off, size_t n)
+static void on_conflict(void *ud, uint64_t off, size_t n, bool replaced)
 {
     struct emit_ud *u = ud;
     struct ls_half *h = &u->c->half[u->dir];
@@ -69,7 +69,7 @@ static void on_conflict(void *ud, uint64_t off, size_t n)
              "kept the %s copy (further conflicts only counted)",
              (unsigned long long)u->c->id, u->dir == LS_DIR_C2S ? "sent" : "received",
              (unsigned long long)(off - start), (unsigned long long)(off - start + n - 1),
-             u->t->rctx.overlap == LS_OVERLAP_LAST ? "last" : "first");
+             replaced ? "last" : "first");
     u->t->hooks->log(u->t->hooks->ud, LS_LOG_WARN, u->c, msg);
 }
 

@@ -105,7 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_conn_buffer = 4096;
     cfg.max_buffer = MAXBUF;
     cfg.deliver = size > 0 && (data[size - 1] & 1) ? LS_DELIVER_ARRIVAL : LS_DELIVER_ACK;
-    cfg.overlap = size > 0 && (data[size - 1] & 2) ? LS_OVERLAP_LAST : LS_OVERLAP_FIRST;
+    static const enum ls_overlap policies[4] = {LS_OVERLAP_LINUX, LS_OVERLAP_FIRST, LS_OVERLAP_LAST,
+                                                LS_OVERLAP_LINUX};
+    cfg.overlap = policies[size > 0 ? (data[size - 1] >> 1) & 3 : 0];
     const struct ls_flow_hooks hooks = {
         .ud = &s,
         .open = on_open,

@@ -16,6 +16,7 @@ struct out {
     char text[4096]; /* delivered bytes, gaps shown as [gap N] */
     size_t len;
     int conflicts;
+    int replaced;   /* conflicts resolved for the new copy */
     double last_ts; /* time passed with the latest data */
 };
 
@@ -41,11 +42,12 @@ static void o_gap(void *ud, uint64_t off, uint64_t n)
                                (unsigned long long)n);
 }
 
-static void o_conflict(void *ud, uint64_t off, size_t n)
+static void o_conflict(void *ud, uint64_t off, size_t n, bool replaced)
 {
     struct out *o = ud;
     (void)off;
     (void)n;
+    o->replaced += replaced;
     o->conflicts++;
 }
 
@@ -138,6 +140,45 @@ static void overlap_policies(void **state)
     assert_string_equal(f.o.text, "abcdXYgh");
     assert_int_equal(f.o.conflicts, 1);
     teardown_fx(&f);
+}
+
+/* One geometry under --overlap linux: `held` at `held_off`, then `copy`
+ * at `copy_off`, the holes filled from "abcdefgh", delivered from 100 up to
+ * 108 once the ACK allows it. */
+static void linux_case(uint64_t held_off, const char *held, uint64_t copy_off, const char *copy,
+                       const char *expect, int replaced)
+{
+    struct fx f;
+    setup(&f, 100, LS_OVERLAP_LINUX, 1 << 20, 1 << 20);
+    add(&f, held_off, held);
+    add(&f, copy_off, copy);
+    /* Fill each hole left in 100..108 with the bytes of "abcdefgh" there. */
+    for (uint64_t o = 100; o < 108; o++) {
+        bool covered = (o >= held_off && o < held_off + strlen(held)) ||
+                       (o >= copy_off && o < copy_off + strlen(copy));
+        if (!covered)
+            ls_reasm_add(&f.r, &f.ctx, &f.o, o, (const uint8_t *)"abcdefgh" + (o - 100), 1);
+    }
+    ls_reasm_set_limit(&f.r, &f.ctx, &f.o, 108);
+    assert_string_equal(f.o.text, expect);
+    assert_int_equal(f.o.replaced, replaced);
+    teardown_fx(&f);
+}
+
+static void overlap_linux(void **state)
+{
+    (void)state;
+    /* Out of order, the copy that starts lower wins... */
+    linux_case(102, "CDEF", 100, "abcdXYgh", "abcdXYgh", 1);
+    linux_case(102, "CDEF", 104, "xyGH", "abCDEFGH", 0);
+    linux_case(102, "CDEF", 101, "BcXY", "aBcXYFgh", 1);
+    /* ... at the same start the longer one, and the first of equals. */
+    linux_case(102, "CD", 102, "xyEF", "abxyEFgh", 1);
+    linux_case(102, "CDEF", 102, "xy", "abCDEFgh", 0);
+    linux_case(102, "CDEF", 102, "xyzw", "abCDEFgh", 0);
+    /* In order, bytes are final even while they wait for their ACK. */
+    linux_case(100, "ABCD", 100, "abXYef", "ABCDefgh", 0);
+    linux_case(100, "ABCD", 99, "zabXYe", "ABCDefgh", 0);
 }
 
 static void old_bytes_are_final(void **state)
@@ -445,6 +486,7 @@ int main(void)
         cmocka_unit_test(in_order_is_zero_copy),
         cmocka_unit_test(out_of_order_and_every_permutation),
         cmocka_unit_test(overlap_policies),
+        cmocka_unit_test(overlap_linux),
         cmocka_unit_test(old_bytes_are_final),
         cmocka_unit_test(limit_gates_delivery),
         cmocka_unit_test(in_order_blocks_grow_with_the_stream),
