@@ -267,7 +267,8 @@ static void sample_checksum(struct ls_app *a, const struct ls_packet *pkt)
     a->csum_wrong += r == LS_CSUM_BAD;
 }
 
-/* --verify-checksums: false when a TCP packet must be dropped. */
+/* --verify-checksums: false when a TCP or UDP packet, or an IPv4 fragment
+ * (its header), must be dropped. */
 static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
 {
     if (!a->cfg->verify_checksums || ls_csum_check(pkt) != LS_CSUM_BAD)
@@ -364,7 +365,9 @@ static void on_frame(void *ud, double ts, const uint8_t *data, uint32_t caplen, 
             if (pkt != &own)
                 own = *pkt;
             pkt = &own;
-            status = defrag(a, &own);
+            /* A fragment the receiver drops for its header checksum must
+             * neither complete a datagram nor spoil one by disagreeing. */
+            status = checksum_ok(a, pkt) ? defrag(a, &own) : LS_DECODE_MALFORMED;
         }
         bool l4 = (status == LS_DECODE_TCP || status == LS_DECODE_UDP) && checksum_ok(a, pkt);
         /* Asked each time: a handler may register `packet` at any moment. */

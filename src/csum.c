@@ -32,10 +32,13 @@ static uint16_t fold(uint64_t acc)
 
 enum ls_csum_result ls_csum_check(const struct ls_packet *pkt)
 {
-    if (pkt->l4 == NULL || (pkt->l4proto != PROTO_TCP && pkt->l4proto != PROTO_UDP))
-        return LS_CSUM_UNKNOWN;
+    /* First the IPv4 header, which every fragment carries too: a receiver
+     * drops a fragment whose header checksum is wrong before reassembly
+     * (RFC 1122 3.2.1.2), so such a fragment must not join a datagram. */
     if (pkt->af == 4 && pkt->l3 != NULL && fold(sum(0, pkt->l3, pkt->l3_len)) != 0xffff)
         return LS_CSUM_BAD;
+    if (pkt->l4 == NULL || (pkt->l4proto != PROTO_TCP && pkt->l4proto != PROTO_UDP))
+        return LS_CSUM_UNKNOWN;
     if (pkt->payload_missing > 0)
         return LS_CSUM_UNKNOWN;
     if (pkt->l4proto == PROTO_UDP && pkt->af == 4 && pkt->l4_len >= 8 &&

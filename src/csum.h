@@ -14,7 +14,9 @@ enum ls_csum_result {
 };
 
 /* Verifies the checksums of `pkt`, as filled by ls_decode or ls_frag_input
- * with status LS_DECODE_TCP or LS_DECODE_UDP (other packets are UNKNOWN).
+ * with status LS_DECODE_TCP or LS_DECODE_UDP. An IPv4 fragment
+ * (LS_DECODE_FRAGMENT) has only its IP header checked: BAD or UNKNOWN.
+ * Other packets are UNKNOWN.
  * Reads only bytes the decoder bounded (pkt->l3, pkt->l4). A UDP checksum of
  * zero over IPv4 means "none" (RFC 768) and is OK. Never calls into Lua. */
 enum ls_csum_result ls_csum_check(const struct ls_packet *pkt);
