@@ -45,7 +45,6 @@
 #define IP6_HLIM_OFF 7
 #define IP6_SRC_OFF  8
 #define IP6_DST_OFF  24
-#define IP6_MAX_EXT  8 /* more extension headers than this is an attack, not traffic */
 
 #define PROTO_HOPOPTS  0
 #define PROTO_TCP      6
@@ -287,13 +286,16 @@ static enum ls_decode_status ipv6(struct span *s, struct ls_packet *pkt)
     memcpy(pkt->src, h + IP6_SRC_OFF, 16);
     memcpy(pkt->dst, h + IP6_DST_OFF, 16);
 
+    /* The chain needs no count limit: every header takes at least 8 bytes
+     * of the payload length, which bounds the walk. Receivers take long
+     * chains (Linux has no limit), so one must not hide a segment from us. */
     struct span p = inner(s, IP6_HLEN, IP6_HLEN + plen);
-    for (int i = 0;; i++) {
+    for (bool first = true;; first = false) {
         if (nh != PROTO_HOPOPTS && nh != PROTO_ROUTING && nh != PROTO_DSTOPTS &&
             nh != PROTO_FRAGMENT && nh != PROTO_AH)
             break;
-        /* Hop-by-hop must come first (RFC 8200 4.1); the chain is bounded. */
-        if ((nh == PROTO_HOPOPTS && i > 0) || i >= IP6_MAX_EXT)
+        /* Hop-by-hop must come first (RFC 8200 4.1). */
+        if (nh == PROTO_HOPOPTS && !first)
             return LS_DECODE_MALFORMED;
         if ((st = need(&p, 2)) != GO)
             return st;

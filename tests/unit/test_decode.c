@@ -241,15 +241,12 @@ static void test_ipv6_ext_errors(void **state)
     size_t n = build(buf, &s, NULL);
     assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_MALFORMED);
 
-    /* Eight extension headers pass, nine do not. */
-    s.next = 8;
+    /* A long chain is walked to its end, as receivers do (no count limit). */
+    s.next = LS_PKTGEN_MAX_EXT;
     memset(s.ext, 60, sizeof s.ext);
     n = build(buf, &s, NULL);
     assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
     assert_hello(&p);
-    s.next = 9;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_MALFORMED);
 
     /* An extension header whose length runs past the payload length. */
     struct ls_pktgen_layout lay;
