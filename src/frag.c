@@ -359,12 +359,26 @@ enum ls_decode_status ls_frag_input(struct ls_frag_table *t, const struct ls_pac
 {
     uint32_t wire = frag->payload_len + frag->payload_missing;
     uint32_t max = frag->af == 4 ? IP4_MAX_PAYLOAD : IP6_MAX_PAYLOAD;
+    struct ls_packet trimmed;
     bool dup;
 
     t->st.fragments++;
     ls_frag_expire(t, now);
+    /* An IPv4 fragment that is not the last and whose size is not a
+     * multiple of 8: Linux (ip_frag_queue) keeps the multiple of 8 and
+     * drops the tail, and so do we, or a peer could pad every fragment to
+     * hide from us a datagram the host accepts. IPv6 receivers refuse such
+     * a fragment (RFC 8200 4.5), as we do below. */
+    if (frag->af == 4 && frag->frag_more && wire % 8 != 0) {
+        trimmed = *frag;
+        wire -= wire % 8;
+        if (trimmed.payload_len > wire)
+            trimmed.payload_len = wire;
+        trimmed.payload_missing = wire - trimmed.payload_len;
+        frag = &trimmed;
+    }
     /* RFC 791 and RFC 8200: every fragment but the last carries a multiple
-     * of 8 bytes, and none is empty. */
+     * of 8 bytes (IPv4 ones were trimmed above), and none is empty. */
     if ((frag->af != 4 && frag->af != 6) || wire == 0 || (frag->frag_more && wire % 8 != 0) ||
         frag->frag_offset > max || wire > max - frag->frag_offset) {
         t->st.invalid++;

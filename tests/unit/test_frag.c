@@ -355,8 +355,15 @@ static void test_invalid_fragments(void **state)
     struct ls_packet p;
     make_whole(&w, 4, sizeof PAYLOAD);
     struct ls_frag_table *t = table(0, 0, 0, 0);
-    /* Not a multiple of 8 but more follow. */
-    assert_int_equal(offer(t, &w, 0, 41, true, 1, 1.0, &p), LS_DECODE_FRAGMENT);
+    /* IPv4, not a multiple of 8 but more follow: the tail past the last
+     * multiple of 8 is dropped, as Linux does, and the rest is kept. */
+    assert_int_equal(offer(t, &w, 0, 47, true, 1, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(ls_frag_stats(t)->invalid, 0);
+    assert_int_equal(offer(t, &w, 40, 80, false, 1, 1.0, &p), LS_DECODE_TCP);
+    assert_int_equal(p.payload_len, sizeof PAYLOAD);
+    assert_memory_equal(p.payload, PAYLOAD, sizeof PAYLOAD);
+    /* Fewer than 8 bytes with more to follow leave nothing. */
+    assert_int_equal(offer(t, &w, 0, 7, true, 1, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(ls_frag_stats(t)->invalid, 1);
     assert_int_equal(ls_frag_stats(t)->datagrams, 0);
 
@@ -372,6 +379,15 @@ static void test_invalid_fragments(void **state)
     assert_int_equal(f.frag_offset, 65528);
     assert_int_equal(ls_frag_input(t, &f, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(ls_frag_stats(t)->invalid, 2);
+    assert_int_equal(ls_frag_stats(t)->datagrams, 0);
+    ls_frag_free(t);
+
+    /* IPv6 receivers refuse a fragment that is not a multiple of 8 but
+     * has more to follow (RFC 8200 4.5). */
+    make_whole(&w, 6, sizeof PAYLOAD);
+    t = table(0, 0, 0, 0);
+    assert_int_equal(offer(t, &w, 0, 41, true, 1, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(ls_frag_stats(t)->invalid, 1);
     assert_int_equal(ls_frag_stats(t)->datagrams, 0);
     ls_frag_free(t);
 }
