@@ -268,6 +268,24 @@ static size_t ext_len(uint8_t nh, const uint8_t *h)
     }
 }
 
+/* A packet that still has routing to do (segments left) is addressed to its
+ * next hop; its final destination, the one its transport checksum covers
+ * (RFC 8200 8.1) and its peer's replies come from, is in the routing header.
+ * That is the address the connection is known by. Types 0 (RFC 2460,
+ * deprecated) and 2 (RFC 6275) list it last, type 4 (segment routing, RFC
+ * 8754) first; other types (3, RPL, compresses it) keep the header's.
+ * `e` holds the whole routing header, `len` bytes (at least 8). */
+static void routing_final_dst(const uint8_t *e, size_t len, struct ls_packet *pkt)
+{
+    uint8_t type = e[2], left = e[3];
+    if (left == 0 || len < 8 + 16)
+        return;
+    if (type == 0 || type == 2)
+        memcpy(pkt->dst, e + 8 + (len - 8) / 16 * 16 - 16, 16);
+    else if (type == 4)
+        memcpy(pkt->dst, e + 8, 16);
+}
+
 static enum ls_decode_status ipv6(struct span *s, struct ls_packet *pkt)
 {
     enum ls_decode_status st = need(s, IP6_HLEN);
@@ -304,6 +322,8 @@ static enum ls_decode_status ipv6(struct span *s, struct ls_packet *pkt)
             return st;
         const uint8_t *e = p.c.p;
         uint8_t next = e[0];
+        if (nh == PROTO_ROUTING)
+            routing_final_dst(e, len, pkt);
         if (nh == PROTO_FRAGMENT) {
             /* An atomic fragment (offset 0, M clear, RFC 6946) is a whole
              * packet; anything else needs reassembly. */
