@@ -4,12 +4,13 @@
  * whole datagram is rebuilt behind a minimal IP header and handed back to the
  * decoder, so a reassembled packet is decoded exactly like a whole one.
  *
- * Overlap policy: fragments may repeat bytes (retransmission, re-fragmenting
- * routers) as long as they agree; if two fragments carry different bytes for
- * the same position, or disagree on where the datagram ends, the datagram is
- * dropped (counted in `overlaps`). A host would keep one copy or the other
- * depending on its OS, so no choice of ours could be right; RFC 5722 makes
- * dropping the rule for IPv6, and we apply it to IPv4 too. */
+ * Overlap policy, Linux's (inet_frag_queue_insert, for IPv4 and IPv6): a
+ * fragment within bytes already held is a duplicate and changes nothing,
+ * whatever it carries; one that overlaps held bytes only in part, or
+ * disagrees on where the datagram ends, drops the whole datagram (counted
+ * in `overlaps`; RFC 5722 with its erratum 3089 for IPv6). Accepting what
+ * the host refused, or refusing what it accepted, would let a peer show us
+ * other bytes than it delivered. */
 #include "frag.h"
 
 #include <stdbool.h>
@@ -229,29 +230,29 @@ static const uint8_t *piece_data(const struct piece *p)
 }
 
 /* Checks `f` against the pieces held (see the overlap policy above). Returns
- * false when they disagree; sets *dup when `f` brings nothing new. */
+ * false when the datagram must be dropped; sets *dup when `f` lies within
+ * bytes already held, which it then leaves as they are. */
 static bool agrees(const struct dgram *d, const struct ls_packet *f, uint32_t end, bool *dup)
 {
     *dup = false;
     if (d->total != UNKNOWN && (end > d->total || (!f->frag_more && end != d->total)))
         return false;
+    bool overlaps = false;
+    uint32_t run_lo = 0, run_hi = 0; /* the stretch of held bytes p extends */
     for (const struct piece *p = d->pieces; p != NULL; p = p->next) {
         uint32_t pend = p->off + p->wire;
         if (!f->frag_more && pend > end)
             return false;
-        if (pend <= f->frag_offset || p->off >= end)
-            continue;
-        /* Compare the bytes both captured. */
-        uint32_t lo = p->off > f->frag_offset ? p->off : f->frag_offset;
-        uint32_t hi1 = p->off + p->cap, hi2 = f->frag_offset + f->payload_len;
-        uint32_t hi = hi1 < hi2 ? hi1 : hi2;
-        if (hi > lo &&
-            memcmp(piece_data(p) + (lo - p->off), f->payload + (lo - f->frag_offset), hi - lo) != 0)
-            return false;
-        if (p->off <= f->frag_offset && pend >= end && hi1 >= hi2)
+        if (p == d->pieces || p->off > run_hi)
+            run_lo = p->off;
+        if (p == d->pieces || pend > run_hi)
+            run_hi = pend;
+        if (run_lo <= f->frag_offset && end <= run_hi)
             *dup = true;
+        if (pend > f->frag_offset && p->off < end)
+            overlaps = true;
     }
-    return true;
+    return *dup || !overlaps;
 }
 
 /* Stores a copy of `f`, making room by dropping older datagrams (never `d`).

@@ -165,7 +165,7 @@ static void test_ipv6(void **state)
     ls_frag_free(t);
 }
 
-static void test_duplicates_and_agreeing_overlap(void **state)
+static void test_duplicates_and_partial_overlap(void **state)
 {
     (void)state;
     struct whole w;
@@ -178,10 +178,36 @@ static void test_duplicates_and_agreeing_overlap(void **state)
     assert_int_equal(offer(t, &w, 0, 48, true, 9, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(offer(t, &w, 8, 16, true, 9, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(ls_frag_stats(t)->mem, mem);
-    /* A partial overlap with the same bytes is fine. */
-    assert_int_equal(offer(t, &w, 40, 40, true, 9, 1.0, &p), LS_DECODE_FRAGMENT);
-    assert_int_equal(offer(t, &w, 72, 48, false, 9, 1.0, &p), LS_DECODE_TCP);
+    assert_int_equal(offer(t, &w, 48, 72, false, 9, 1.0, &p), LS_DECODE_TCP);
     assert_whole(&p, 4);
+    assert_int_equal(ls_frag_stats(t)->overlaps, 0);
+    /* A partial overlap drops the datagram even with the same bytes, as
+     * Linux does: the host never saw it. */
+    assert_int_equal(offer(t, &w, 0, 48, true, 11, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(offer(t, &w, 40, 40, true, 11, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(ls_frag_stats(t)->overlaps, 1);
+    assert_int_equal(offer(t, &w, 80, 40, false, 11, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(ls_frag_stats(t)->reassembled, 1);
+    ls_frag_free(t);
+}
+
+/* A fragment within bytes held, across two pieces, is ignored even when
+ * its bytes differ: the datagram completes with the first copies. */
+static void test_duplicate_keeps_held_bytes(void **state)
+{
+    (void)state;
+    struct whole w, other;
+    struct ls_packet p;
+    make_whole(&w, 6, sizeof PAYLOAD);
+    make_whole(&other, 6, sizeof PAYLOAD);
+    for (size_t i = 40 + 40; i < 40 + 56; i++)
+        other.ip[i] ^= 0x5a; /* datagram bytes 40..55 differ */
+    struct ls_frag_table *t = table(0, 0, 0, 0);
+    assert_int_equal(offer(t, &w, 0, 48, true, 3, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(offer(t, &w, 48, 24, true, 3, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(offer(t, &other, 40, 16, true, 3, 1.0, &p), LS_DECODE_FRAGMENT);
+    assert_int_equal(offer(t, &w, 72, 48, false, 3, 1.0, &p), LS_DECODE_TCP);
+    assert_whole(&p, 6);
     assert_int_equal(ls_frag_stats(t)->overlaps, 0);
     ls_frag_free(t);
 }
@@ -417,7 +443,8 @@ int main(void)
         cmocka_unit_test(test_ipv4_reverse_and_mixed),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_last_fragment_inside_held_one),
-        cmocka_unit_test(test_duplicates_and_agreeing_overlap),
+        cmocka_unit_test(test_duplicates_and_partial_overlap),
+        cmocka_unit_test(test_duplicate_keeps_held_bytes),
         cmocka_unit_test(test_conflicting_overlap_drops),
         cmocka_unit_test(test_max_frags),
         cmocka_unit_test(test_timeout),
