@@ -31,6 +31,7 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 #define LS_CONN_CLOSE_REQ 0x10u /* something asked for it to be closed at a safe point */
 #define LS_CONN_RESET     0x20u /* an acceptable RST was seen; closes after a grace period */
 #define LS_CONN_ASIDE     0x40u /* a SYN or SYN-ACK with a new ISN is kept aside (flow.c) */
+#define LS_CONN_ALT_ISN   0x80u /* alt_isn is a SYN's other ISN, for the peer's ACK to pick */
 
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {
@@ -70,6 +71,7 @@ struct ls_conn {
     uint8_t client_ip[16];
     uint8_t server_ip[16];
     uint8_t reset_dir; /* sender of the RST, with LS_CONN_RESET (TCP tracker's) */
+    uint8_t alt_dir;   /* whose SYN alt_isn is, with LS_CONN_ALT_ISN (TCP tracker's) */
     unsigned flags;    /* LS_CONN_* */
     uint64_t id;       /* unique, increasing in creation order */
     enum ls_conn_state state;
@@ -86,6 +88,7 @@ struct ls_conn {
     struct ls_half half[2]; /* indexed by enum ls_dir: the sender of that direction */
     uint32_t busy;          /* >0 while a caller holds the connection: no release */
     uint32_t reset_seq;     /* sequence number of that RST, with LS_CONN_RESET */
+    uint32_t alt_isn;       /* with LS_CONN_ALT_ISN: the ISN (+1) of alt_dir's SYN not used */
 
     /* --- owned by the flow table --- */
     struct ls_conn *age_prev, *age_next;     /* by last activity, oldest first */

@@ -430,6 +430,14 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
                 ls_reasm_rebase(&h->rs, off, h->base_from == LS_BASE_DATA);
             h->base_from = LS_BASE_SYN;
         } else if (!h->seq_known || h->rs.delivered == 0) {
+            if (h->syn_seen) {
+                /* Another SYN (or SYN-ACK) of the same attempt, with a new
+                 * ISN: a retry, or a forged or stale copy. Which one the
+                 * endpoint kept, only the peer's ACK tells (pick_isn). */
+                c->flags |= LS_CONN_ALT_ISN;
+                c->alt_dir = (uint8_t)dir;
+                c->alt_isn = h->syn_isn;
+            }
             ls_reasm_discard(&h->rs, &t->rctx);
             set_base(t, h, isn, LS_BASE_SYN);
         }
@@ -445,11 +453,37 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
     }
 }
 
+/* A side sent SYNs with two ISNs before the handshake completed (the
+ * latest is in use, alt_isn the other). A stack keeps the first one it
+ * receives and answers a later one with a challenge ACK (RFC 5961 4), and
+ * the capture may show them in either order: the one the peer acknowledges
+ * (`ack`, from `dir`) is the stream's start, as long as that side has sent
+ * nothing in the numbering in use. */
+static void pick_isn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir, uint32_t ack)
+{
+    if (!(c->flags & LS_CONN_ALT_ISN) || c->alt_dir == dir)
+        return;
+    struct ls_half *h = &c->half[c->alt_dir];
+    if (ack == h->syn_isn) {
+        c->flags &= ~LS_CONN_ALT_ISN; /* the one in use */
+        return;
+    }
+    if (ack != c->alt_isn)
+        return;
+    c->flags &= ~LS_CONN_ALT_ISN;
+    if (h->max_end != LS_TCP_OFF0 || h->fin_seen || h->rs.head || h->rs.delivered ||
+        h->rs.gap_bytes)
+        return;
+    set_base(t, h, ack, LS_BASE_SYN);
+    h->syn_isn = ack;
+}
+
 /* `win` is the window this side offered before this packet. */
 static void handle_ack(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
                        const struct ls_packet *pkt, uint32_t win)
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    pick_isn(t, c, dir, pkt->ack);
     if (!peer->seq_known && !(pkt->flags & LS_TCP_SYN))
         set_base(t, peer, pkt->ack, LS_BASE_ACK);
     uint64_t a = seq_off(peer, pkt->ack);
