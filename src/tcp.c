@@ -10,6 +10,7 @@
 #include "tcp.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "decode.h"
 #include "flow.h"
@@ -161,6 +162,15 @@ static uint64_t window_end(const struct ls_half *h, const struct ls_half *peer, 
     if (seen_end(h) > from)
         from = seen_end(h);
     return from + window_at_least(win);
+}
+
+/* A connection to itself (same address and port at both ends, as a
+ * socket that connects to its own port gets): every segment is sent and
+ * received by the one socket, so there is one stream, C2S (flow.c finds
+ * every packet in that direction), and each ACK acknowledges it. */
+static bool self_conn(const struct ls_conn *c)
+{
+    return c->client_port == c->server_port && memcmp(c->client_ip, c->server_ip, 16) == 0;
 }
 
 /* ---- public ---- */
@@ -400,6 +410,10 @@ static bool dir_done(const struct ls_half *h)
 static bool fin_complete(const struct ls_conn *c)
 {
     const struct ls_half *a = &c->half[0], *b = &c->half[1];
+    if (self_conn(c))
+        /* One stream: its FIN ends what the socket sends and receives. */
+        return a->fin_seen && (dir_done(a) || acked_off(a, b) > a->fin_off ||
+                               ls_reasm_contig_end(&a->rs) >= a->fin_off);
     if (!a->fin_seen || !b->fin_seen)
         return false;
     if (dir_done(a) && dir_done(b))
@@ -446,7 +460,7 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
         h->wscale = pkt->wscale;
     }
     if (pkt->flags & LS_TCP_ACK) {
-        if (!peer->seq_known)
+        if (!peer->seq_known && !self_conn(c))
             set_base(t, peer, pkt->ack, LS_BASE_ACK); /* the SYN was not captured */
         if (c->state < LS_STATE_SYN_RECEIVED)
             c->state = LS_STATE_SYN_RECEIVED;
@@ -603,6 +617,10 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
 {
     struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
     uint8_t fl = pkt->flags;
+    /* Whose ACK the segment's is, and which stream it acknowledges:
+     * the sender's and the peer's, except on a connection to itself. */
+    enum ls_dir ack_dir = self_conn(c) ? LS_DIR_S2C : dir;
+    struct ls_half *acker = &c->half[ack_dir], *acked = &c->half[!ack_dir];
 
     if ((c->flags & LS_CONN_IGNORED) && (h->rs.head || peer->rs.head))
         ls_tcp_discard(t, c);
@@ -627,9 +645,9 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         /* Its ACK acknowledges like any other, but only bytes seen: a
          * forged reset's ACK must not make later real ACKs look old. It
          * tells a copy of an earlier ACK from the sender going on. */
-        if ((fl & LS_TCP_ACK) && h->seq_known && peer->seq_known &&
-            seq_off(peer, pkt->ack) <= ack_end(peer))
-            handle_ack(t, c, dir, pkt, h->win);
+        if ((fl & LS_TCP_ACK) && h->seq_known && acked->seq_known &&
+            seq_off(acked, pkt->ack) <= ack_end(acked))
+            handle_ack(t, c, ack_dir, pkt, h->win);
         return LS_TCP_RESET;
     }
 
@@ -642,7 +660,7 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
      * period. */
     /* Once a side has acknowledged, every segment it sends carries an ACK:
      * a receiver drops one without (RFC 9293 3.10.7.4), so it is forged. */
-    if (!(fl & (LS_TCP_ACK | LS_TCP_SYN)) && h->ack_seen) {
+    if (!(fl & (LS_TCP_ACK | LS_TCP_SYN)) && acker->ack_seen) {
         t->stats->out_of_window++;
         return LS_TCP_CONTINUE;
     }
@@ -650,8 +668,8 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
     enum ls_tcp_verdict verdict = LS_TCP_CONTINUE;
     bool says_nothing = (fl & (LS_TCP_SYN | LS_TCP_FIN | LS_TCP_ACK)) == LS_TCP_ACK &&
                         !pkt->payload_len && !pkt->payload_missing &&
-                        (int32_t)(pkt->seq - c->reset_seq) <= 0 && h->ack_seen &&
-                        (int32_t)(pkt->ack - h->ack) <= 0;
+                        (int32_t)(pkt->seq - c->reset_seq) <= 0 && acker->ack_seen &&
+                        (int32_t)(pkt->ack - acker->ack) <= 0;
     if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir && !says_nothing) {
         c->flags &= ~LS_CONN_RESET;
         t->stats->rst_ignored++;
@@ -668,7 +686,7 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
     h->win = win;
 
     if (fl & LS_TCP_ACK)
-        handle_ack(t, c, dir, pkt, offered > win ? offered : win);
+        handle_ack(t, c, ack_dir, pkt, offered > win ? offered : win);
 
     uint32_t dseq = pkt->seq + ((fl & LS_TCP_SYN) ? 1u : 0u);
     if ((pkt->payload_len || pkt->payload_missing || (fl & LS_TCP_FIN)) && !h->seq_known)
