@@ -271,6 +271,60 @@ static bool insert_piece(struct ls_reasm *r, struct ls_reasm_ctx *ctx, struct ls
     return true;
 }
 
+/* Merges runs of adjacent held segments into one block each, where the
+ * block costs no more than the blocks it replaces. Pieces that touch but
+ * were not appended to one another (one-byte segments sent backwards, or
+ * tiny ones in random order) each hold a block: without this they reach
+ * LS_REASM_MAX_SEGS or max_held long before the bytes do, and bytes would
+ * be forced out with a gap though nothing is missing. Returns whether
+ * anything was merged. */
+static bool compact(struct ls_reasm *r, struct ls_reasm_ctx *ctx)
+{
+    bool merged = false;
+    struct ls_seg *s = r->head;
+    while (s) {
+        struct ls_seg *last = s;
+        size_t len = s->len, mem = s->mem;
+        while (last->next && seg_end(last) == last->next->off &&
+               len + last->next->len <= MAX_CHUNK &&
+               ls_pool_block_size(SEG_HDR + len + last->next->len) <= mem + last->next->mem) {
+            last = last->next;
+            len += last->len;
+            mem += last->mem;
+        }
+        struct ls_seg *after = last->next;
+        size_t got;
+        struct ls_seg *m = last != s ? ls_pool_alloc(ctx->pool, SEG_HDR + len, &got) : NULL;
+        if (m) {
+            m->off = s->off;
+            m->ts = s->ts;
+            m->start = 0;
+            m->len = 0;
+            m->cap = (uint32_t)(got - SEG_HDR);
+            m->mem = (uint32_t)got;
+            m->prev = s->prev;
+            m->next = s;
+            if (s->prev)
+                s->prev->next = m;
+            else
+                r->head = m;
+            s->prev = m;
+            r->nsegs++;
+            r->held_mem += got;
+            for (struct ls_seg *p = s, *pn; p != after; p = pn) {
+                pn = p->next;
+                memcpy(m->data + m->len, p->data + p->start, p->len);
+                m->len += p->len;
+                r->held += p->len; /* free_seg takes it off again */
+                free_seg(r, ctx, p);
+            }
+            merged = true;
+        }
+        s = after;
+    }
+    return merged;
+}
+
 /* ---- delivery ---- */
 
 static void emit(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, const uint8_t *p, size_t n,
@@ -386,10 +440,16 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
     /* Force out the oldest held bytes until holding the new ones fits the
      * limits (forcing may deliver past them, leaving nothing to hold). */
     struct ls_seg *cur;
+    bool compacted = false;
     for (;;) {
         cur = find_pos(r, off);
         if (has_room(r, ctx, hold_cost(r, cur, off, n)))
             break;
+        if (!compacted) {
+            compacted = true;
+            if (compact(r, ctx))
+                continue;
+        }
         if (!r->head || off < r->head->off) {
             /* The new bytes begin before everything held, or nothing of
              * ours is held and memory is still short: they are the oldest,
