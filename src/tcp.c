@@ -655,7 +655,10 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
      * its side goes on, the reset was forged (same sequence numbers, but
      * not the endpoint's). A bare ACK that carries nothing new (no number
      * past the reset's, no ACK past the last) is a copy of one sent before
-     * the reset, reordered behind it, and says nothing. The other side's
+     * the reset, reordered behind it, and says nothing. So does a segment
+     * whose bytes (and FIN) end exactly at the reset's number: the one its
+     * sender sent last before the reset (a stack resets at its next
+     * number), reordered behind it by the capture. The other side's
      * segments already in flight are still delivered during the grace
      * period. */
     /* Once a side has acknowledged, every segment it sends carries an ACK:
@@ -670,7 +673,12 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
                         !pkt->payload_len && !pkt->payload_missing &&
                         (int32_t)(pkt->seq - c->reset_seq) <= 0 && acker->ack_seen &&
                         (int32_t)(pkt->ack - acker->ack) <= 0;
-    if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir && !says_nothing) {
+    uint32_t end_seq = pkt->seq + (uint32_t)(pkt->payload_len + pkt->payload_missing) +
+                       ((fl & LS_TCP_FIN) ? 1u : 0u);
+    bool sent_last = !(fl & LS_TCP_SYN) && (fl & LS_TCP_ACK) && end_seq == c->reset_seq &&
+                     end_seq != pkt->seq && acker->ack_seen &&
+                     (int32_t)(pkt->ack - acker->ack) <= 0;
+    if ((c->flags & LS_CONN_RESET) && dir == c->reset_dir && !says_nothing && !sent_last) {
         c->flags &= ~LS_CONN_RESET;
         t->stats->rst_ignored++;
         verdict = LS_TCP_UNRESET;
