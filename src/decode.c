@@ -226,6 +226,13 @@ static enum ls_decode_status ipv4(struct span *s, struct ls_packet *pkt)
     const uint8_t *h = s->c.p;
     size_t ihl = (size_t)(h[0] & 0x0f) * 4;
     size_t total = ls_load_be16(h + IP4_TOTLEN_OFF);
+    uint16_t fo = ls_load_be16(h + IP4_FRAG_OFF);
+    /* A total of 0 on a whole packet longer than a total can say is what a
+     * capture on the host sees of a segment its NIC cuts up or merged
+     * (Linux BIG TCP, segmentation offload): the frame is the packet, as
+     * Wireshark takes it. On a shorter frame it stays malformed. */
+    if (total == 0 && s->wire > 0xffff && !(fo & (IP4_MF | IP4_OFFSET_MASK)))
+        total = s->wire;
     /* RFC 791: IHL counts 32-bit words and is at least 5; the total length
      * covers the header. A total longer than the frame is a lie; one shorter
      * than the frame leaves link padding, which inner() drops. */
@@ -242,7 +249,6 @@ static enum ls_decode_status ipv4(struct span *s, struct ls_packet *pkt)
     pkt->l3 = h;
     pkt->l3_len = (uint32_t)ihl;
     struct span l4 = inner(s, ihl, total);
-    uint16_t fo = ls_load_be16(h + IP4_FRAG_OFF);
     if (fo & (IP4_MF | IP4_OFFSET_MASK)) {
         pkt->frag_id = ls_load_be16(h + IP4_ID_OFF);
         pkt->frag_offset = (uint32_t)(fo & IP4_OFFSET_MASK) * 8;
@@ -294,8 +300,13 @@ static enum ls_decode_status ipv6(struct span *s, struct ls_packet *pkt)
     const uint8_t *h = s->c.p;
     size_t plen = ls_load_be16(h + IP6_PLEN_OFF);
     uint8_t nh = h[IP6_NH_OFF];
-    /* A zero payload length announces a jumbogram (RFC 2675) or comes from
-     * segmentation offload; neither can be decoded from this header. */
+    /* A zero payload length on a frame longer than the field can say
+     * announces a jumbogram (RFC 2675, its length in a hop-by-hop option),
+     * or is what a capture on the host sees of a segment its NIC cuts up or
+     * merged (Linux BIG TCP): either way the frame is the packet, as
+     * Wireshark takes it. */
+    if (plen == 0 && nh != PROTO_NONE && s->wire > IP6_HLEN + 0xffff)
+        plen = s->wire - IP6_HLEN;
     if ((plen == 0 && nh != PROTO_NONE) || IP6_HLEN + plen > s->wire)
         return LS_DECODE_MALFORMED;
 

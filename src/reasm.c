@@ -381,10 +381,12 @@ static bool new_copy_wins(const struct ls_reasm_ctx *ctx, const struct ls_seg *s
     switch (ctx->overlap) {
     case LS_OVERLAP_LAST: return true;
     case LS_OVERLAP_LINUX:
-        /* Bytes in order are in the receiver's queue already; out of order,
+        /* Bytes in order, or below the receiver's ACK (the capture may have
+         * lost what came before them), are in its queue already; out of order,
          * Linux trims the later-starting copy (tcp_ofo_queue) and replaces a
          * segment that one at its start covers (tcp_data_queue_ofo). */
-        return s->off >= contig && (start < s->off || (start == s->off && end > seg_end(s)));
+        return s->off >= contig && s->off >= ctx->acked &&
+               (start < s->off || (start == s->off && end > seg_end(s)));
     case LS_OVERLAP_FIRST: break;
     }
     return false;

@@ -60,6 +60,9 @@ struct ls_reasm_ctx {
     size_t max_held;    /* per direction, in pool block bytes: past it the oldest
                          * held bytes are forced out */
     double now;         /* capture time of the packet being processed */
+    uint64_t acked;     /* where the receiver's ACK of the stream being added
+                         * to stands (0: unknown): bytes below it are in its
+                         * queue, so LS_OVERLAP_LINUX keeps them */
     uint64_t conflicts; /* segments whose overlap differed */
     uint64_t forced;    /* times max_held or the pool cap forced bytes out */
 };

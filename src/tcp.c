@@ -590,6 +590,7 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     if (c->flags & LS_CONN_IGNORED)
         return;
     struct emit_ud u = {t, c, dir};
+    t->rctx.acked = acked_off(h, &c->half[!dir]);
     ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
 }
 

@@ -35,7 +35,8 @@
  * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
  *   id=N vlan=N (repeatable, outermost first) pad=N (N zero bytes after the IP
  *   packet, like Ethernet padding) trunc=N (capture only the first N bytes)
- *   badsum (a wrong TCP checksum) frag=N (send the IP packet as fragments of
+ *   badsum (a wrong TCP checksum) iplen0 (IP total or payload length 0, as
+ *   captured from a sender's segmentation offload) frag=N (send the IP packet as fragments of
  *   N data bytes, N a multiple of 8; IPv6 gets a fragment header; the id is
  *   id=) fragrev (send those fragments last first) fragdrop=K (leave out
  *   fragment K, counting from 0) if=N (pcapng: the interface, default 0).
@@ -312,7 +313,7 @@ static int split(char *s, char **w, int max)
 struct opts {
     uint32_t seq, ack;
     unsigned win, ttl, id;
-    int mss, wscale, sackok, badsum, fragrev;
+    int mss, wscale, sackok, badsum, fragrev, iplen0;
     unsigned frag;
     long fragdrop;
     unsigned vlan[4];
@@ -394,7 +395,7 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
         size_t start = ip->n;
         put8(ip, 0x45);
         put8(ip, 0);
-        put16(ip, (unsigned)(20 + tcp.n));
+        put16(ip, o->iplen0 ? 0 : (unsigned)(20 + tcp.n));
         put16(ip, o->id);
         put16(ip, 0x4000); /* DF */
         put8(ip, o->ttl);
@@ -407,7 +408,7 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
         ip->p[start + 11] = (uint8_t)ick;
     } else {
         put32(ip, 0x60000000u);
-        put16(ip, (unsigned)tcp.n);
+        put16(ip, o->iplen0 ? 0 : (unsigned)tcp.n);
         put8(ip, 6);
         put8(ip, o->ttl);
         put(ip, src->ip, 16);
@@ -768,6 +769,8 @@ int main(int argc, char **argv)
                     o.sackok = 1;
                 } else if (!strcmp(w[i], "badsum")) {
                     o.badsum = 1;
+                } else if (!strcmp(w[i], "iplen0")) {
+                    o.iplen0 = 1;
                 } else if (!strcmp(w[i], "fragrev")) {
                     o.fragrev = 1;
                 } else if (!eq) {
