@@ -374,32 +374,37 @@ static void force_front(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud)
 }
 
 /* Whether new bytes [start, end) replace held segment `s` where they
- * differ. `contig` is where the bytes in order from r->next end. */
-static bool new_copy_wins(const struct ls_reasm_ctx *ctx, const struct ls_seg *s, uint64_t start,
-                          uint64_t end, uint64_t contig)
+ * differ. `contig` is where the bytes in order from r->next ended before
+ * they came. */
+static bool new_copy_wins(const struct ls_reasm_ctx *ctx, void *ud, const struct ls_seg *s,
+                          uint64_t start, uint64_t end, uint64_t contig)
 {
     switch (ctx->overlap) {
     case LS_OVERLAP_LAST: return true;
     case LS_OVERLAP_LINUX:
         /* Bytes in order, or below the receiver's ACK (the capture may have
-         * lost what came before them), are in its queue already; out of order,
-         * Linux trims the later-starting copy (tcp_ofo_queue) and replaces a
-         * segment that one at its start covers (tcp_data_queue_ofo). */
-        return s->off >= contig && s->off >= ctx->acked &&
-               (start < s->off || (start == s->off && end > seg_end(s)));
+         * lost what came before them), are in its queue already; out of
+         * order, Linux trims the later-starting copy (tcp_ofo_queue) and
+         * replaces a segment that one at its start covers
+         * (tcp_data_queue_ofo). */
+        if (!(start < s->off || (start == s->off && end > seg_end(s))))
+            return false;
+        return s->off >= contig && !(ctx->ops->acked && s->off < ctx->ops->acked(ud));
     case LS_OVERLAP_FIRST: break;
     }
     return false;
 }
 
-/* Compares the overlap of new bytes with a held segment and keeps the new
- * copy where they differ when `replace`. */
+/* Compares the overlap [off, off + n) of new bytes [start, end) with held
+ * segment `s`, and where they differ applies the overlap policy. */
 static void resolve_overlap(struct ls_reasm_ctx *ctx, void *ud, struct ls_seg *s, uint64_t off,
-                            const uint8_t *p, size_t n, bool replace)
+                            const uint8_t *p, size_t n, uint64_t start, uint64_t end,
+                            uint64_t contig)
 {
     uint8_t *held = s->data + s->start + (off - s->off);
     if (memcmp(held, p, n) == 0)
         return;
+    bool replace = new_copy_wins(ctx, ud, s, start, end, contig);
     ctx->conflicts++;
     if (ctx->ops->conflict)
         ctx->ops->conflict(ud, off, n, replace);
@@ -477,7 +482,11 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
     }
 
     uint64_t start = off, end = off + n;
-    uint64_t contig = ctx->overlap == LS_OVERLAP_LINUX ? ls_reasm_contig_end(r) : 0;
+    /* Where the bytes in order end, before these fill anything: the Linux
+     * policy's line, needed only when they overlap held ones. */
+    uint64_t contig = ctx->overlap == LS_OVERLAP_LINUX && cur && cur->off < end
+                          ? ls_reasm_contig_end(r)
+                          : r->next;
     while (off < end) {
         if (!cur || cur->off >= end) {
             insert_piece(r, ctx, cur, off, p, (size_t)(end - off));
@@ -490,8 +499,7 @@ void ls_reasm_add(struct ls_reasm *r, struct ls_reasm_ctx *ctx, void *ud, uint64
             off += piece;
         }
         uint64_t ov_end = min64(end, seg_end(cur));
-        resolve_overlap(ctx, ud, cur, off, p, (size_t)(ov_end - off),
-                        new_copy_wins(ctx, cur, start, end, contig));
+        resolve_overlap(ctx, ud, cur, off, p, (size_t)(ov_end - off), start, end, contig);
         p += ov_end - off;
         off = ov_end;
         cur = cur->next;

@@ -31,6 +31,10 @@ struct ls_reasm_ops {
     /* A retransmission carried `n` bytes at `off` that differ from the copy
      * held; the policy kept the new copy when `replaced`, else the held one. */
     void (*conflict)(void *ud, uint64_t off, size_t n, bool replaced);
+    /* Where the receiver's ACK of the stream stands (0: unknown): held
+     * bytes below it are in its queue, so LS_OVERLAP_LINUX keeps them. May
+     * be NULL. Asked only when copies conflict. */
+    uint64_t (*acked)(void *ud);
 };
 
 /* Most segments one direction holds; a new one past it forces out the oldest,
@@ -60,9 +64,6 @@ struct ls_reasm_ctx {
     size_t max_held;    /* per direction, in pool block bytes: past it the oldest
                          * held bytes are forced out */
     double now;         /* capture time of the packet being processed */
-    uint64_t acked;     /* where the receiver's ACK of the stream being added
-                         * to stands (0: unknown): bytes below it are in its
-                         * queue, so LS_OVERLAP_LINUX keeps them */
     uint64_t conflicts; /* segments whose overlap differed */
     uint64_t forced;    /* times max_held or the pool cap forced bytes out */
 };

@@ -74,8 +74,6 @@ static void on_conflict(void *ud, uint64_t off, size_t n, bool replaced)
     u->t->hooks->log(u->t->hooks->ud, LS_LOG_WARN, u->c, msg);
 }
 
-static const struct ls_reasm_ops reasm_ops = {on_data, on_gap, on_conflict};
-
 /* ---- sequence space ---- */
 
 /* Maps a sequence number of direction h to a stream offset, taking the one
@@ -146,6 +144,14 @@ static uint64_t acked_off(const struct ls_half *h, const struct ls_half *peer)
         return 0;
     return seq_off(h, peer->ack);
 }
+
+static uint64_t on_acked(void *ud)
+{
+    const struct emit_ud *u = ud;
+    return acked_off(&u->c->half[u->dir], &u->c->half[!u->dir]);
+}
+
+static const struct ls_reasm_ops reasm_ops = {on_data, on_gap, on_conflict, on_acked};
 
 /* The highest ACK h's bytes allow: past every byte seen, and its FIN's
  * number. */
@@ -590,7 +596,6 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     if (c->flags & LS_CONN_IGNORED)
         return;
     struct emit_ud u = {t, c, dir};
-    t->rctx.acked = acked_off(h, &c->half[!dir]);
     ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
 }
 

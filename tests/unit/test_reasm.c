@@ -51,7 +51,7 @@ static void o_conflict(void *ud, uint64_t off, size_t n, bool replaced)
     o->conflicts++;
 }
 
-static const struct ls_reasm_ops ops = {o_data, o_gap, o_conflict};
+static const struct ls_reasm_ops ops = {o_data, o_gap, o_conflict, NULL};
 
 struct fx {
     struct ls_pool pool;
@@ -361,7 +361,7 @@ static void c_gap(void *ud, uint64_t off, uint64_t n)
     c->gaps += n;
 }
 
-static const struct ls_reasm_ops chk_ops = {c_data, c_gap, NULL};
+static const struct ls_reasm_ops chk_ops = {c_data, c_gap, NULL, NULL};
 
 static void add_byte(struct fx *f, struct chk *c, uint64_t off)
 {
