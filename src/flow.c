@@ -619,7 +619,13 @@ static bool new_syn_on(struct ls_flow_table *ft, struct ls_conn *c, const struct
 static bool check_aside(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
                         int dir, uint32_t hash)
 {
-    struct aside *w = (c->flags & LS_CONN_ASIDE) ? aside_find(ft, c, LS_TCP_SYN) : NULL;
+    struct aside *w = NULL;
+    if (c->flags & LS_CONN_ASIDE) {
+        w = aside_find(ft, c, LS_TCP_SYN);
+        /* Both kept segments replaced by others' since: stop looking. */
+        if (w == NULL && aside_find(ft, c, LS_TCP_SYN | LS_TCP_ACK) == NULL)
+            c->flags &= ~LS_CONN_ASIDE;
+    }
     if (w && guards_handshake(c) && proves_syn(c, w, pkt, dir)) {
         struct ls_packet syn = w->pkt;
         double syn_ts = w->ts;
