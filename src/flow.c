@@ -581,11 +581,13 @@ static bool proves_syn(const struct ls_conn *c, const struct aside *w, const str
 }
 
 /* Ends `c` as reused and hands its endpoints to a new connection, which
- * starts with `first` (and `then`, when not NULL), both kept aside. */
+ * starts with `first` (and `then`, when not NULL), packets already counted
+ * when they came. */
 static void reuse_with(struct ls_flow_table *ft, struct ls_conn *c, uint32_t hash,
                        const struct ls_packet *first, double first_ts, const struct ls_packet *then,
                        double then_ts)
 {
+    ft->stats.tcp_packets -= then ? 2 : 1;
     close_conn(ft, c, LS_CLOSE_REUSED);
     release(ft, c);
     ls_flow_input_hashed(ft, first, first_ts, hash);
@@ -605,6 +607,7 @@ static bool new_syn_on(struct ls_flow_table *ft, struct ls_conn *c, const struct
         /* Its SYN-ACK was captured first (mirror ports reorder them). */
         struct ls_packet synack = sa->pkt;
         sa->c = NULL;
+        ft->stats.out_of_window--; /* the SYN-ACK was not dropped after all */
         reuse_with(ft, c, hash, pkt, ts, &synack, ts);
         return true;
     }
@@ -613,11 +616,15 @@ static bool new_syn_on(struct ls_flow_table *ft, struct ls_conn *c, const struct
     return true;
 }
 
-/* Looks at `pkt` on `c`, which has segments kept aside or is a SYN-ACK:
- * returns true when it proved a kept SYN and has been handled on the new
- * connection. A SYN-ACK with a new ISN is kept aside for its SYN. */
-static bool check_aside(struct ls_flow_table *ft, struct ls_conn *c, const struct ls_packet *pkt,
-                        int dir, uint32_t hash)
+enum aside_verdict {
+    ASIDE_NONE,   /* `pkt` goes on to `c` */
+    ASIDE_PROVEN, /* it proved a kept SYN: `c` is gone, a new connection began */
+    ASIDE_KEPT    /* a SYN-ACK with a new ISN, kept aside for its SYN */
+};
+
+/* Looks at `pkt` on `c`, which has segments kept aside or is a SYN-ACK. */
+static enum aside_verdict check_aside(struct ls_flow_table *ft, struct ls_conn *c,
+                                      const struct ls_packet *pkt, int dir, uint32_t hash)
 {
     struct aside *w = NULL;
     if (c->flags & LS_CONN_ASIDE) {
@@ -630,14 +637,21 @@ static bool check_aside(struct ls_flow_table *ft, struct ls_conn *c, const struc
         struct ls_packet syn = w->pkt;
         double syn_ts = w->ts;
         w->c = NULL;
+        ft->stats.out_of_window--; /* it was not dropped after all */
         reuse_with(ft, c, hash, &syn, syn_ts, NULL, 0);
-        return true;
+        return ASIDE_PROVEN;
     }
+    /* Another SYN-ACK than the one seen: the connection would ignore it
+     * (tcp.c, handle_syn), so it waits for its SYN instead. (One whose side
+     * showed no SYN-ACK yet may still fix that side's start: it goes on.) */
     const struct ls_half *h = &c->half[dir];
     if ((pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST)) == (LS_TCP_SYN | LS_TCP_ACK) &&
-        guards_handshake(c) && !(h->syn_seen && h->syn_isn == pkt->seq + 1))
+        guards_handshake(c) && h->syn_seen && h->syn_isn != pkt->seq + 1) {
         keep_aside(ft, c, pkt, ft->now);
-    return false;
+        ft->stats.out_of_window++;
+        return ASIDE_KEPT;
+    }
+    return ASIDE_NONE;
 }
 
 void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
@@ -671,7 +685,10 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         release(ft, c);
         c = NULL;
     } else if (c && ((c->flags & LS_CONN_ASIDE) || (pkt->flags & LS_TCP_SYN))) {
-        if (check_aside(ft, c, pkt, dir, hash))
+        enum aside_verdict v = check_aside(ft, c, pkt, dir, hash);
+        if (v == ASIDE_KEPT)
+            return;
+        if (v == ASIDE_PROVEN)
             c = find(ft, pkt, hash, &dir);
     }
     if (!c) {

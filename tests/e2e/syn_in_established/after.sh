@@ -12,3 +12,5 @@ echo "--- arrival"
 for f in packets packets2 packets3 packets4 packets5 packets6; do
   "$LUASNIFF" --deliver arrival -r $f.pcap events.lua
 done
+echo "--- counters: injected, SYN-ACK captured, before the SYN, lost"
+for f in packets packets2 packets4 packets5; do "$LUASNIFF" -q -r $f.pcap "$(dirname "$0")/stats.lua"; done
