@@ -51,7 +51,9 @@ end
 function stream.new(fn, opts)
   opts = opts or {}
   local r = setmetatable({
-    buf = "", pos = 1, more = {}, nmore = 0, avail = 0,
+    -- Unconsumed bytes: buf from pos, then the waiting chunks more[mh .. mt]
+    -- (indexes, not table.remove: consuming many small chunks stays linear).
+    buf = "", pos = 1, more = {}, mh = 1, mt = 0, avail = 0,
     offset = 0,          -- stream offset of the next unconsumed byte
     received = 0,        -- bytes fed (holes included)
     gap_at = nil,        -- unconsumed bytes before a pending hole
@@ -110,11 +112,11 @@ function Reader:feed(data, t)
     self.ctime[ct], self.ct = now, ct
     self:_forget_chunks() -- the buffer was empty: the new chunk is the oldest
   end
-  if self.pos > #self.buf and self.nmore == 0 then
+  if self.pos > #self.buf and self.mh > self.mt then
     self.buf, self.pos = data, 1
   else
-    self.nmore = self.nmore + 1
-    self.more[self.nmore] = data
+    self.mt = self.mt + 1
+    self.more[self.mt] = data
   end
   self.avail = self.avail + n
   self:_run()
@@ -146,10 +148,10 @@ end
 
 -- Joins the waiting chunks into buf.
 function Reader:_flatten()
-  if self.nmore == 0 then return end
+  if self.mh > self.mt then return end
   local rest = self.pos > 1 and sub(self.buf, self.pos) or self.buf
-  self.buf = rest .. concat(self.more, "", 1, self.nmore)
-  self.pos, self.more, self.nmore = 1, {}, 0
+  self.buf = rest .. concat(self.more, "", self.mh, self.mt)
+  self.pos, self.more, self.mh, self.mt = 1, {}, 1, 0
 end
 
 -- Keeps only the first `keep` unconsumed bytes.
@@ -252,9 +254,11 @@ function Reader:read_some(max)
       local have = #self.buf - self.pos + 1
       if have == 0 then
         -- buf is used up: the next waiting chunk becomes buf.
-        self.buf, self.pos = self.more[1], 1
-        table.remove(self.more, 1)
-        self.nmore = self.nmore - 1
+        local h = self.mh
+        self.buf, self.pos = self.more[h], 1
+        self.more[h] = nil
+        -- Back to index 1 once the list empties, so the indexes stay small.
+        if h == self.mt then self.mh, self.mt = 1, 0 else self.mh = h + 1 end
         have = #self.buf
       end
       local n = have < u and have or u

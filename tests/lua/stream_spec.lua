@@ -166,6 +166,48 @@ describe("sniff.stream", function()
     assert.is_true(r.ct - r.ch < 2)
   end)
 
+  it("read_some serves many buffered chunks whole, in order, with their times", function()
+    local got, times = {}, {}
+    local r = stream.new(function(r)
+      assert.equal("c1c2", r:read(4))  -- joins the first two chunks
+      while not r.eof do r:pause() end -- lets every other chunk queue up
+      while true do
+        times[#times + 1] = r:time_first()
+        local s = r:read_some()
+        if not s then return end
+        got[#got + 1] = s
+      end
+    end)
+    for t = 1, 3000 do r:feed("c" .. t, t) end
+    r:close()
+    local want, want_times = {}, {}
+    for t = 3, 3000 do want[#want + 1], want_times[#want_times + 1] = "c" .. t, t end
+    want_times[#want_times + 1] = 3000 -- at the end: the latest feed's time
+    assert.same(want, got)
+    assert.same(want_times, times)
+  end)
+
+  it("consuming N buffered chunks touches the chunk list O(N) times", function()
+    -- Counts the work, not the time: every access to the list of waiting
+    -- chunks goes through a proxy. Shifting the list down after each chunk
+    -- (table.remove(list, 1)) costs about N * N / 2 accesses.
+    local N, n = 2000, 0
+    local r = stream.new(function(r)
+      while not r.eof do r:pause() end
+      while r:read_some() do end
+    end)
+    for t = 1, N do r:feed("x", t) end
+    local raw = r.more
+    r.more = setmetatable({}, {
+      __index = function(_, k) n = n + 1; return raw[k] end,
+      __newindex = function(_, k, v) n = n + 1; raw[k] = v end,
+      __len = function() return #raw end,
+    })
+    r:close()
+    assert.equal(N, r.offset)
+    assert.is_true(n <= 4 * N, n .. " accesses")
+  end)
+
   it("reports a parser error through on_error and discards later bytes", function()
     local got
     local r = stream.new(function(r) r:read(1); error("boom", 0) end,
