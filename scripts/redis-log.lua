@@ -6,7 +6,8 @@
 --   --slow SEC  only commands slower than SEC seconds
 -- Line: TIME CLIENT SERVER LATENCY COMMAND [ARGS...] -> REPLY
 --   TIME     capture time of the command; LATENCY seconds to its reply (6
---            decimals), "-" when the connection ended first
+--            decimals), "-" when the connection ended first (or the command
+--            was given up, see Bounds)
 --   ARGS     at most 3 shown, each cut to 32 bytes, then "..."
 --   REPLY    +OK, -ERR msg, :42, $5 (bulk length), *3 (array size), nil
 -- Latencies use the capture times of the segments themselves, in either
@@ -16,6 +17,10 @@
 -- streams by), of an aggregate the first 4 elements (the rest are parsed
 -- and dropped), and a value cut by the end of the stream is dropped.
 -- Nesting deeper than 32 levels ends the parse of that direction.
+-- At most 1024 commands per connection wait for their replies: past that
+-- the oldest is logged at once as "(no reply)", and later replies pair with
+-- the commands that remain (a server that never answers, or a capture of
+-- the client's side only, costs bounded memory).
 
 local stream = require "sniff.stream"
 
@@ -42,6 +47,7 @@ end
 local KEEP_BYTES = 33  -- of a bulk string: what a line shows, plus one to tell it was cut
 local KEEP_ITEMS = 4   -- of an aggregate: what a line shows
 local MAX_DEPTH = 32
+local MAX_PENDING = 1024 -- commands awaiting a reply, per connection
 
 -- A length or count from a header line: an integer, or nil.
 local function count(s) return math.tointeger(tonumber(s)) end
@@ -139,7 +145,15 @@ end
 
 sniff.on("connection", function(conn)
   if not ports[conn.server_port] then return false end
+  -- Commands awaiting a reply: queue[head .. tail], oldest first.
   local queue, head, tail = {}, 1, 0
+  local function pop()
+    local q = queue[head]
+    queue[head] = nil
+    -- Back to index 1 once empty, so the indexes stay small.
+    if head == tail then head, tail = 1, 0 else head = head + 1 end
+    return q
+  end
   stream.attach(conn, "sent", function(r)
     while true do
       if not r:wait_data() then return end
@@ -149,6 +163,9 @@ sniff.on("connection", function(conn)
       if (cmd.n or #cmd) > 0 then
         tail = tail + 1
         queue[tail] = {cmd = cmd, time = t}
+        -- A client pipelining to a server that does not answer must not
+        -- grow the queue without bound: give up on the oldest now.
+        if tail - head >= MAX_PENDING then report(conn, pop(), "(no reply)", nil) end
       end
     end
   end)
@@ -158,11 +175,7 @@ sniff.on("connection", function(conn)
       local t = r:time_first()
       local v = value(r)
       if v == nil then break end
-      local q = queue[head]
-      if q then
-        queue[head], head = nil, head + 1
-        report(conn, q, show_reply(v), t)
-      end
+      if head <= tail then report(conn, pop(), show_reply(v), t) end
     end
     for k = head, tail do report(conn, queue[k], "(no reply)", nil) end
   end)
