@@ -22,6 +22,9 @@
 --   error(conn, err)            err = {direction, message}; that direction
 --       is no longer parsed (not TLS, or malformed)
 -- After the hellos the rest of the connection is ignored by the parser.
+-- Handlers run outside the parser: an error in one is the script's error,
+-- raised to the caller once (the events after it run at the next data, gap
+-- or close), never mistaken for malformed traffic.
 
 local stream = require "sniff.stream"
 
@@ -237,27 +240,48 @@ end
 local Parser = {}
 Parser.__index = Parser
 
+-- Queues an event; handlers run after the parsers yield (see flush), so
+-- that an error in a handler is the script's, outside the coroutines.
 function Parser:emit(name, a)
   local h = self.h[name]
-  if h then self.queue[#self.queue + 1] = {h, a} end
+  if not h then return end
+  local q, n = self.queue, self.nq
+  q[n + 1], q[n + 2] = h, a
+  self.nq = n + 2
 end
 
+-- Ends a flush however it ends: a handler's error goes on to the caller
+-- unchanged (no pcall, so its traceback is intact), and the next flush
+-- must still run.
+local Unflush = {__close = function(g) g.p.flushing = false end}
+
+-- Runs the queued handlers in order. An error in one propagates to the
+-- caller once; the events after it stay queued for the next flush. A
+-- handler that feeds the parser queues its events after the current ones.
 function Parser:flush()
+  if self.qh > self.nq or self.flushing then return end
+  self.flushing = true
+  local _ <close> = self.unflush
   local q = self.queue
-  if #q == 0 then return end
-  self.queue = {}
-  for i = 1, #q do q[i][1](self.conn, q[i][2]) end
+  while self.qh <= self.nq do
+    local i = self.qh
+    local h, a = q[i], q[i + 1]
+    q[i], q[i + 1] = nil, nil
+    self.qh = i + 2 -- before the call: a failing event is not run twice
+    h(self.conn, a)
+  end
+  self.qh, self.nq = 1, 0
 end
 
+-- Flushes even when `dir` is done: events left queued by a handler's error
+-- run at the next event of either direction.
 function Parser:data(dir, bytes, t)
-  if self.done[dir] then return end
-  self.readers[dir]:feed(bytes, t)
+  if not self.done[dir] then self.readers[dir]:feed(bytes, t) end
   self:flush()
 end
 
 function Parser:gap(dir, n)
-  if self.done[dir] then return end
-  self.readers[dir]:gap(n)
+  if not self.done[dir] then self.readers[dir]:gap(n) end
   self:flush()
 end
 
@@ -270,8 +294,12 @@ end
 -- A parser not tied to a connection (tests): p:data(dir, bytes), p:gap(dir,
 -- n), p:close(); `conn` is passed to the handlers.
 function tls.parser(handlers, conn)
-  local p = setmetatable({h = handlers or {}, conn = conn, queue = {}, readers = {},
-                          done = {}}, Parser)
+  local p = setmetatable({
+    h = handlers or {}, conn = conn, readers = {}, done = {},
+    queue = {}, qh = 1, nq = 0, -- events to run: queue[qh .. nq], two slots each
+    flushing = false,
+  }, Parser)
+  p.unflush = setmetatable({p = p}, Unflush)
   p.readers.sent = stream.new(function(r) run_side(p, r, "sent") end)
   p.readers.received = stream.new(function(r) run_side(p, r, "received") end)
   return p

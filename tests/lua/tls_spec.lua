@@ -104,6 +104,45 @@ describe("sniff.tls", function()
     assert.equal(0, #got)
   end)
 
+  it("a handler error propagates once and the events after it stay queued", function()
+    local seen = {}
+    local p = tls.parser({
+      client_hello = function(_, h) seen[#seen + 1] = "client " .. h.sni; error("handler bug") end,
+      server_hello = function(_, h) seen[#seen + 1] = "server " .. tls.version_name(h.version) end,
+      error = function(_, e) seen[#seen + 1] = e.direction .. ": " .. e.message end,
+    })
+    -- Two events queued before one flush (the queue's contract: traffic
+    -- gives one per feed today, but a handler may feed the other side).
+    p:emit("client_hello", {sni = "a"})
+    p:emit("server_hello", {version = 0x0304})
+    local ok, err = xpcall(p.flush, debug.traceback, p)
+    assert.is_false(ok)
+    -- The handler's own error, and a traceback from where it raised.
+    assert.truthy(err:find("^[^\n]*tls_spec%.lua:%d+: handler bug\n"), err)
+    assert.truthy(err:find("in function 'error'\n\t[^\n]*tls_spec%.lua:%d+:"), err)
+    assert.same({"client a"}, seen)
+    -- The next feed runs the queued event first, then its own.
+    p:data("received", "GET / HTTP/1.1\r\n\r\n")
+    assert.same({"client a", "server TLS 1.3", "received: not a TLS record"}, seen)
+    assert.is_false(p.flushing)
+  end)
+
+  it("events queued by a failing handler run at the next event, of either side", function()
+    local seen, p = {}, nil
+    p = tls.parser({
+      client_hello = function()
+        seen[#seen + 1] = "client"
+        p:data("received", records(server_hello(0x0304), 16384, 0x0303))
+        error("handler bug")
+      end,
+      server_hello = function() seen[#seen + 1] = "server" end,
+    })
+    assert.has_error(function() p:data("sent", records(client_hello(), 16384)) end)
+    assert.same({"client"}, seen)
+    p:data("sent", "\23\3\3\0\2xx") -- after the hello: parsed no more, but flushes
+    assert.same({"client", "server"}, seen)
+  end)
+
   it("reports a gap before the hello", function()
     local got = {}
     local p = tls.parser({error = function(_, e) got[#got + 1] = e.message end})
