@@ -48,6 +48,17 @@ static void make_whole(struct whole *w, uint8_t af, size_t n)
 
 /* Offers bytes [off, off+len) of the whole packet's payload as a fragment,
  * captured up to `caplen` bytes of the fragment (0: all). */
+/* `w` and `other` both carry the test datagram (family `af`), except for
+ * its payload bytes [from, to), which differ in `other`. */
+static void make_differing(struct whole *w, struct whole *other, uint8_t af, size_t from, size_t to)
+{
+    make_whole(w, af, sizeof PAYLOAD);
+    make_whole(other, af, sizeof PAYLOAD);
+    size_t ip_hlen = af == 4 ? 20 : 40;
+    for (size_t i = from; i < to; i++)
+        other->ip[ip_hlen + i] ^= 0x5a;
+}
+
 static enum ls_decode_status offer_cut(struct ls_frag_table *t, const struct whole *w, size_t off,
                                        size_t len, bool more, uint32_t id, double now,
                                        size_t caplen, struct ls_packet *out)
@@ -198,10 +209,7 @@ static void test_duplicate_keeps_held_bytes(void **state)
     (void)state;
     struct whole w, other;
     struct ls_packet p;
-    make_whole(&w, 6, sizeof PAYLOAD);
-    make_whole(&other, 6, sizeof PAYLOAD);
-    for (size_t i = 40 + 40; i < 40 + 56; i++)
-        other.ip[i] ^= 0x5a; /* datagram bytes 40..55 differ */
+    make_differing(&w, &other, 6, 40, 56);
     struct ls_frag_table *t = table(0, 0, 0, 0);
     assert_int_equal(offer(t, &w, 0, 48, true, 3, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(offer(t, &w, 48, 24, true, 3, 1.0, &p), LS_DECODE_FRAGMENT);
@@ -235,9 +243,7 @@ static void test_conflicting_overlap_drops(void **state)
     (void)state;
     struct whole w, other;
     struct ls_packet p;
-    make_whole(&w, 4, sizeof PAYLOAD);
-    make_whole(&other, 4, sizeof PAYLOAD);
-    other.ip[20 + 20 + 40] ^= 0xff; /* datagram byte 60 differs */
+    make_differing(&w, &other, 4, 60, 61);
     struct ls_frag_table *t = table(0, 0, 0, 0);
     assert_int_equal(offer(t, &w, 0, 64, true, 5, 1.0, &p), LS_DECODE_FRAGMENT);
     assert_int_equal(offer(t, &other, 56, 64, false, 5, 1.0, &p), LS_DECODE_FRAGMENT);
