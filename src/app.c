@@ -240,9 +240,9 @@ static enum ls_decode_status defrag(struct ls_app *a, struct ls_packet *pkt)
      * transport checksum drops it, so we do the same once this file's
      * checksums are known to be right (at least two checked, fewer than
      * one in ten wrong; anonymized traces and the capturing host's own
-     * segments with offload are not); --verify-checksums checks them all. */
+     * segments with offload are not); --checksums all checks them all. */
     bool trusted = a->csum_sampled >= 2 && a->csum_wrong * 10 <= a->csum_sampled;
-    if (st == LS_DECODE_TCP && !a->cfg->verify_checksums && trusted &&
+    if (st == LS_DECODE_TCP && a->cfg->checksums == LS_CHECKSUMS_AUTO && trusted &&
         ls_csum_check(pkt) == LS_CSUM_BAD) {
         a->csum_sampled++; /* evidence too: many such, and the check goes off */
         a->csum_wrong++;
@@ -267,11 +267,11 @@ static void sample_checksum(struct ls_app *a, const struct ls_packet *pkt)
     a->csum_wrong += r == LS_CSUM_BAD;
 }
 
-/* --verify-checksums: false when a TCP or UDP packet, or an IPv4 fragment
+/* --checksums all: false when a TCP or UDP packet, or an IPv4 fragment
  * (its header), must be dropped. */
 static bool checksum_ok(struct ls_app *a, const struct ls_packet *pkt)
 {
-    if (!a->cfg->verify_checksums || ls_csum_check(pkt) != LS_CSUM_BAD)
+    if (a->cfg->checksums != LS_CHECKSUMS_ALL || ls_csum_check(pkt) != LS_CSUM_BAD)
         return true;
     a->st->bad_checksums++;
     return false;
@@ -713,7 +713,10 @@ static int setup(struct ls_app *a, char *errbuf)
     };
     int rc;
 
-    a->ft = ls_flow_new(&cfg->flow, &fwd);
+    struct ls_flow_config flow = cfg->flow;
+    /* With all, every bad packet is gone before the table; with none, none is. */
+    flow.check_senders = cfg->checksums == LS_CHECKSUMS_AUTO;
+    a->ft = ls_flow_new(&flow, &fwd);
     if (a->ft == NULL) {
         snprintf(errbuf, LS_ERRBUF_SIZE, "%s", ls_strerror(LS_ENOMEM));
         return LS_ENOMEM;

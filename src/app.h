@@ -12,6 +12,13 @@
 #include "flow.h"
 #include "frag.h"
 
+/* --checksums: which packets with a wrong checksum are dropped. */
+enum ls_checksums {
+    LS_CHECKSUMS_AUTO = 0, /* a sender's, once it has sent a right one (robustness.md) */
+    LS_CHECKSUMS_ALL,      /* every one (--verify-checksums) */
+    LS_CHECKSUMS_NONE,     /* none */
+};
+
 struct ls_config {
     const char *const *files; /* -r, in order */
     size_t nfiles;
@@ -33,7 +40,7 @@ struct ls_config {
     int verbosity;     /* 0 normal, <0 quieter, >0 more */
     struct ls_flow_config flow;
     struct ls_frag_config frag;
-    bool verify_checksums; /* drop TCP packets with a bad checksum */
+    enum ls_checksums checksums; /* which packets with a bad checksum are dropped */
 };
 
 /* Runs to completion: reads cfg->files in order (connections carry on from

@@ -32,6 +32,9 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 #define LS_CONN_RESET     0x20u /* an acceptable RST was seen; closes after a grace period */
 #define LS_CONN_ASIDE     0x40u /* a SYN or SYN-ACK with a new ISN is kept aside (flow.c) */
 #define LS_CONN_ALT_ISN   0x80u /* alt_isn is a SYN's other ISN, for the peer's ACK to pick */
+/* The sender of direction d (LS_CONN_SUMS_OK << d) sent a segment with a
+ * correct checksum: its checksums are to be believed (flow.c). */
+#define LS_CONN_SUMS_OK 0x100u
 
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {

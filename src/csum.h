@@ -1,9 +1,12 @@
 /* csum.h: Internet checksum verification (RFC 1071) of a decoded packet: the
  * IPv4 header checksum and the TCP or UDP checksum over the pseudo-header.
- * Off by default in luasniff (--verify-checksums): with checksum offload,
- * packets sent by the capturing host carry checksums the NIC fills in later. */
+ * luasniff drops a packet for its checksum under --checksums (flow.c, app.c):
+ * with checksum offload, packets sent by the capturing host carry checksums
+ * the NIC fills in later, so not every wrong one is damage. */
 #ifndef LS_CSUM_H
 #define LS_CSUM_H
+
+#include <stdbool.h>
 
 #include "decode.h"
 
@@ -20,5 +23,11 @@ enum ls_csum_result {
  * Reads only bytes the decoder bounded (pkt->l3, pkt->l4). A UDP checksum of
  * zero over IPv4 means "none" (RFC 768) and is OK. Never calls into Lua. */
 enum ls_csum_result ls_csum_check(const struct ls_packet *pkt);
+
+/* True when `pkt` is TCP and its checksum field holds the pseudo-header's
+ * sum (or its complement): what a sender's checksum offload leaves for the
+ * NIC to finish, and what Linux writes into segments that GRO merged on
+ * receipt. Such a checksum is unfinished, not wrong. */
+bool ls_csum_offload_artifact(const struct ls_packet *pkt);
 
 #endif

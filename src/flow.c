@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "decode.h"
 #include "hash.h"
 #include "tcp.h"
@@ -110,6 +111,7 @@ void ls_flow_config_default(struct ls_flow_config *cfg)
     cfg->max_buffer = (size_t)256 << 20;
     cfg->deliver = LS_DELIVER_ACK;
     cfg->overlap = LS_OVERLAP_LINUX;
+    cfg->check_senders = true;
 }
 
 const char *ls_conn_state_name(enum ls_conn_state st)
@@ -654,6 +656,35 @@ static enum aside_verdict check_aside(struct ls_flow_table *ft, struct ls_conn *
     return ASIDE_NONE;
 }
 
+/* The most TCP bytes (header and payload) one 1500-byte Ethernet frame
+ * carries; a longer segment is an offload's merged super-packet. */
+#define FRAME_TCP_MAX 1480
+
+/* --checksums auto: a receiver drops a segment whose checksum is wrong
+ * (RFC 9293 3.10.7.4), and so does the table, once the sender has shown that
+ * its checksums are finished before capture: one segment of its with a
+ * correct checksum. Until then nothing is dropped, since a capturing host
+ * with checksum offload sends every segment unfinished (and anonymized
+ * traces have every checksum wrong). Segments with the pseudo-header's sum
+ * in the field, or longer than a frame, are offload's work on that host
+ * (TSO, GRO) and kept. What is dropped is damage, or chaff made to be seen
+ * by a monitor and not by the receiver. Returns false to drop `pkt`. */
+static bool checksum_accepted(struct ls_flow_table *ft, struct ls_conn *c, int dir,
+                              const struct ls_packet *pkt)
+{
+    unsigned shown = LS_CONN_SUMS_OK << dir;
+    if (!(c->flags & shown)) {
+        if (ls_csum_check(pkt) == LS_CSUM_OK)
+            c->flags |= shown;
+        return true;
+    }
+    if (pkt->l4_len > FRAME_TCP_MAX || ls_csum_check(pkt) != LS_CSUM_BAD ||
+        ls_csum_offload_artifact(pkt))
+        return true;
+    ft->stats.bad_checksums++;
+    return false;
+}
+
 void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
                           uint32_t hash)
 {
@@ -669,6 +700,9 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
     int dir = LS_DIR_C2S;
     struct ls_conn *c = find(ft, pkt, hash, &dir);
 
+    if (c && ft->cfg.check_senders && !(c->flags & LS_CONN_DEAD) &&
+        !checksum_accepted(ft, c, dir, pkt))
+        return;
     if (c && (c->flags & LS_CONN_DEAD)) {
         /* A new connection may start over on the same 4-tuple; anything
          * else is a straggler of the old one. */
@@ -703,6 +737,8 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
             return;
         }
         dir = packet_dir(c, pkt);
+        if (ft->cfg.check_senders)
+            checksum_accepted(ft, c, dir, pkt); /* a new sender: nothing to drop yet */
     }
 
     c->last_activity = ts > c->last_activity ? ts : c->last_activity;

@@ -27,6 +27,9 @@ struct ls_flow_config {
     size_t max_buffer;        /* bytes held by all connections together */
     enum ls_deliver deliver;
     enum ls_overlap overlap;
+    /* Drop a segment with a wrong checksum from a sender that has sent a
+     * correct one (--checksums auto; see robustness.md). */
+    bool check_senders;
 };
 
 /* Fills `cfg` with the defaults documented in README (300 s, ack, first, ...). */
@@ -54,7 +57,7 @@ struct ls_stats {
     uint64_t script_errors;        /* handler errors (script host) */
     size_t buffered;               /* now: bytes held for reassembly */
     size_t peak_buffered;
-    uint64_t bad_checksums;    /* packets dropped for a wrong checksum (app) */
+    uint64_t bad_checksums;    /* packets dropped for a wrong checksum (app, table) */
     struct ls_frag_stats frag; /* IP fragment reassembly (app, copied from frag.c) */
 };
 

@@ -43,7 +43,10 @@ static const char usage_text[] =
     "  --max-conn-buffer BYTES  bytes held per connection direction\n"
     "  --strict                 a script handler error stops the run (exit 1)\n"
     "  --max-lua-memory BYTES   memory the Lua state may hold (default: no limit)\n"
-    "  --verify-checksums       drop packets whose IP/TCP/UDP checksum is wrong\n"
+    "  --checksums MODE         which packets with a wrong checksum are dropped:\n"
+    "                           auto (a sender's once it has sent a right one;\n"
+    "                           the default), all, or none\n"
+    "  --verify-checksums       the same as --checksums all\n"
     "  --max-frag-buffer BYTES  bytes held for IP fragment reassembly (default 16M)\n"
     "  --frag-timeout SEC       drop incomplete IP datagrams after this (default 30)\n"
     "  --lua-path DIR           bundled Lua modules (default: $LS_LUA_PATH, then installed)\n"
@@ -64,6 +67,7 @@ enum {
     OPT_HELP,
     OPT_NOIMMEDIATE,
     OPT_CHECKSUMS,
+    OPT_VERIFY,
     OPT_FRAGBUF,
     OPT_FRAGTIME,
     OPT_LUAMEM,
@@ -81,7 +85,8 @@ static const struct option longopts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {"no-immediate-mode", no_argument, NULL, OPT_NOIMMEDIATE},
-    {"verify-checksums", no_argument, NULL, OPT_CHECKSUMS},
+    {"checksums", required_argument, NULL, OPT_CHECKSUMS},
+    {"verify-checksums", no_argument, NULL, OPT_VERIFY},
     {"max-frag-buffer", required_argument, NULL, OPT_FRAGBUF},
     {"frag-timeout", required_argument, NULL, OPT_FRAGTIME},
     {"max-lua-memory", required_argument, NULL, OPT_LUAMEM},
@@ -258,7 +263,17 @@ int main(int argc, char **argv)
         case OPT_LUAMEM:
             cfg.lua_memory = (size_t)parse_count("--max-lua-memory", optarg, SIZE_MAX, true);
             break;
-        case OPT_CHECKSUMS: cfg.verify_checksums = true; break;
+        case OPT_CHECKSUMS:
+            if (strcmp(optarg, "auto") == 0)
+                cfg.checksums = LS_CHECKSUMS_AUTO;
+            else if (strcmp(optarg, "all") == 0)
+                cfg.checksums = LS_CHECKSUMS_ALL;
+            else if (strcmp(optarg, "none") == 0)
+                cfg.checksums = LS_CHECKSUMS_NONE;
+            else
+                usage_error("--checksums: expected auto, all or none, got '%s'", optarg);
+            break;
+        case OPT_VERIFY: cfg.checksums = LS_CHECKSUMS_ALL; break;
         case OPT_FRAGBUF:
             cfg.frag.max_mem = (size_t)parse_count("--max-frag-buffer", optarg, SIZE_MAX, true);
             break;

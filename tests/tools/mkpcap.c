@@ -35,7 +35,8 @@
  * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
  *   id=N vlan=N (repeatable, outermost first) pad=N (N zero bytes after the IP
  *   packet, like Ethernet padding) trunc=N (capture only the first N bytes)
- *   badsum (a wrong TCP checksum) iplen0 (IP total or payload length 0, as
+ *   badsum (a wrong TCP checksum) offloadsum (the pseudo-header's sum in the
+ *   TCP checksum field, as checksum offload leaves it) iplen0 (IP total or payload length 0, as
  *   captured from a sender's segmentation offload) frag=N (send the IP packet as fragments of
  *   N data bytes, N a multiple of 8; IPv6 gets a fragment header; the id is
  *   id=) fragrev (send those fragments last first) fragdrop=K (leave out
@@ -313,7 +314,7 @@ static int split(char *s, char **w, int max)
 struct opts {
     uint32_t seq, ack;
     unsigned win, ttl, id;
-    int mss, wscale, sackok, badsum, fragrev, iplen0;
+    int mss, wscale, sackok, badsum, offloadsum, fragrev, iplen0;
     unsigned frag;
     long fragdrop;
     unsigned vlan[4];
@@ -384,8 +385,9 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
     ph[3] = (uint8_t)tcp.n;
     ph[7] = 6;
     sum = csum_add(sum, ph, 8);
+    uint16_t partial = (uint16_t)~csum_fold(sum);
     sum = csum_add(sum, tcp.p, tcp.n);
-    uint16_t ck = csum_fold(sum);
+    uint16_t ck = o->offloadsum ? partial : csum_fold(sum);
     if (o->badsum)
         ck ^= 0x5a5a;
     tcp.p[16] = (uint8_t)(ck >> 8);
@@ -769,6 +771,8 @@ int main(int argc, char **argv)
                     o.sackok = 1;
                 } else if (!strcmp(w[i], "badsum")) {
                     o.badsum = 1;
+                } else if (!strcmp(w[i], "offloadsum")) {
+                    o.offloadsum = 1;
                 } else if (!strcmp(w[i], "iplen0")) {
                     o.iplen0 = 1;
                 } else if (!strcmp(w[i], "fragrev")) {

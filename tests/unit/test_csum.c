@@ -88,6 +88,46 @@ static void test_udp_zero_checksum(void **state)
     assert_int_equal(check(buf, n, n), LS_CSUM_BAD);
 }
 
+/* Every payload length from 0 to 1400 (each alignment of the word loop's
+ * tail), with bytes that carry often (0xff runs) and varied ones: pktgen's
+ * byte-by-byte checksum is accepted, and a flip of any one byte, whatever
+ * its place, is caught. */
+static void test_every_length(void **state)
+{
+    (void)state;
+    static uint8_t payload[1400];
+    uint32_t x = 12345;
+    for (size_t len = 0; len <= sizeof payload; len++) {
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            payload[i] = (len & 1) ? 0xff : (uint8_t)(x >> 16);
+        }
+        for (size_t k = 0; k < 2; k++) {
+            uint8_t af = k ? 6 : 4, buf[BUFSZ];
+            struct ls_pktgen_tcp_spec s = {.af = af,
+                                           .proto = 6,
+                                           .sport = 1,
+                                           .dport = 2,
+                                           .seq = (uint32_t)len,
+                                           .flags = LS_TCP_ACK,
+                                           .payload = payload,
+                                           .payload_len = len};
+            struct ls_pktgen_layout lay;
+            size_t n = ls_pktgen_build(buf, BUFSZ, &s, &lay);
+            assert_true(n > 0);
+            assert_int_equal(check(buf, n, n), LS_CSUM_OK);
+            if (len == 0)
+                continue;
+            size_t at = lay.payload_off + (x >> 8) % len;
+            buf[at] ^= 0x5a;
+            assert_int_equal(check(buf, n, n), LS_CSUM_BAD);
+            buf[at] ^= 0x5a;
+            buf[n - 1] ^= 0x80;
+            assert_int_equal(check(buf, n, n), LS_CSUM_BAD);
+        }
+    }
+}
+
 static void test_not_transport(void **state)
 {
     (void)state;
@@ -99,9 +139,8 @@ static void test_not_transport(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_and_bad),
-        cmocka_unit_test(test_ipv4_header),
-        cmocka_unit_test(test_udp_zero_checksum),
+        cmocka_unit_test(test_good_and_bad),      cmocka_unit_test(test_ipv4_header),
+        cmocka_unit_test(test_udp_zero_checksum), cmocka_unit_test(test_every_length),
         cmocka_unit_test(test_not_transport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-for args in "--strict=1" "--help=yes" "--bogus" "--deliver" "--deliver sideways" \
+for args in "--strict=1" "--help=yes" "--bogus" "--deliver" "--deliver sideways" "--checksums some" \
     "--max-connections -5" "--idle-timeout abc" "-c 0x" "-r - -"; do
   # shellcheck disable=SC2086
   "$LUASNIFF" -r packets.pcap $args </dev/null >/dev/null 2>err.txt
