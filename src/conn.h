@@ -39,21 +39,25 @@ const char *ls_conn_state_name(enum ls_conn_state st);
 /* Per-direction TCP state (the sender's side of one direction). */
 struct ls_half {
     struct ls_reasm rs;
-    uint32_t isn;     /* sequence number of stream offset LS_TCP_OFF0 */
-    uint32_t win;     /* last window this side advertised (scaled when known) */
-    uint32_t ack;     /* last ACK number this side sent */
-    uint32_t syn_isn; /* its SYN's sequence number + 1 (valid with syn_seen) */
-    uint64_t max_end; /* highest stream offset + 1 seen from this side */
-    uint64_t fin_off; /* stream offset of this side's FIN (valid with fin_seen); without
-                       * it, non-zero: a FIN waiting for an ACK of exactly it */
-    int8_t wscale;    /* window scale from this side's SYN, -1 unknown */
-    bool seq_known;   /* isn is meaningful */
-    bool syn_seen;
-    bool fin_seen;
-    bool ack_seen;        /* `ack` is meaningful */
-    uint8_t base_from;    /* LS_BASE_*: what fixed `isn` */
-    bool gap_pending;     /* the peer ACKed past a hole: confirmed on the next packet */
-    bool conflict_logged; /* one log line per direction, the rest are counted */
+    uint32_t isn;      /* sequence number of stream offset LS_TCP_OFF0 */
+    uint32_t win;      /* last window this side advertised (scaled when known) */
+    uint32_t ack;      /* last ACK number this side sent */
+    uint32_t syn_isn;  /* its SYN's sequence number + 1 (valid with syn_seen) */
+    uint64_t max_end;  /* highest stream offset + 1 seen from this side */
+    uint64_t fin_off;  /* stream offset of this side's FIN (valid with fin_seen); without
+                        * it, non-zero: a FIN waiting for an ACK of exactly it */
+    int8_t wscale;     /* window scale from this side's SYN, -1 unknown */
+    uint8_t base_from; /* LS_BASE_*: what fixed `isn` */
+    /* Bits, so that the timestamp fits: the half stays 104 bytes and the
+     * connection six cache lines. */
+    bool seq_known : 1; /* isn is meaningful */
+    bool syn_seen : 1;
+    bool fin_seen : 1;
+    bool ack_seen : 1;        /* `ack` is meaningful */
+    bool gap_pending : 1;     /* the peer ACKed past a hole: confirmed on the next packet */
+    bool conflict_logged : 1; /* one log line per direction, the rest are counted */
+    bool ts_offered : 1;      /* this side's SYN carried a timestamp (RFC 7323 3.2) */
+    uint32_t ts_recent;       /* this side's latest TSval in order, 0 none (RFC 7323 5.3) */
 };
 
 /* What fixed a direction's sequence base. */

@@ -117,13 +117,22 @@ static struct span inner(const struct span *s, size_t hlen, size_t claimed)
 /* Transport                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Reads MSS and window scale from the TCP options (RFC 9293 3.2, RFC 7323).
- * A malformed option ends parsing quietly: options are advisory to us and a
- * bad one must not cost the segment's payload. */
+/* Reads the TCP options (RFC 9293 3.2, RFC 7323): the timestamp on any
+ * segment, MSS and window scale on a SYN (where alone they mean something,
+ * RFC 7323 2.2). A malformed option ends parsing quietly: options are
+ * advisory to us and a bad one must not cost the segment's payload. */
 static void tcp_options(const uint8_t *p, size_t n, struct ls_packet *pkt)
 {
     struct ls_cursor c;
     uint8_t kind, len;
+    bool syn = (pkt->flags & LS_TCP_SYN) != 0;
+    /* Stacks send the timestamp first, after two NOPs (RFC 7323 appendix
+     * A): read it straight off. */
+    if (!syn && n >= 12 && ls_load_be32(p) == 0x0101080a) {
+        pkt->has_ts = true;
+        pkt->tsval = ls_load_be32(p + 4);
+        return;
+    }
     ls_cursor_init(&c, p, n);
     while (ls_cursor_u8(&c, &kind)) {
         if (kind == 0) /* end of option list */
@@ -132,9 +141,12 @@ static void tcp_options(const uint8_t *p, size_t n, struct ls_packet *pkt)
             continue;
         if (!ls_cursor_u8(&c, &len) || len < 2 || !ls_cursor_has(&c, (size_t)len - 2))
             break;
-        if (kind == 2 && len == 4) {
+        if (kind == 8 && len == 10) {
+            pkt->has_ts = true;
+            pkt->tsval = ls_load_be32(c.p);
+        } else if (syn && kind == 2 && len == 4) {
             pkt->mss = ls_load_be16(c.p);
-        } else if (kind == 3 && len == 3) {
+        } else if (syn && kind == 3 && len == 3) {
             uint8_t shift = c.p[0];
             pkt->wscale = (int8_t)(shift > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : shift);
         }
@@ -160,8 +172,7 @@ static enum ls_decode_status tcp(struct span *s, struct ls_packet *pkt)
     pkt->ack = ls_load_be32(h + TCP_ACK_OFF);
     pkt->flags = h[TCP_FLAGS_OFF];
     pkt->window = ls_load_be16(h + TCP_WIN_OFF);
-    /* MSS and window scale only mean something on a SYN (RFC 7323 2.2). */
-    if (pkt->flags & LS_TCP_SYN)
+    if (doff > TCP_HLEN)
         tcp_options(h + TCP_HLEN, doff - TCP_HLEN, pkt);
 
     size_t left = ls_cursor_left(&s->c);

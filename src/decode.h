@@ -69,6 +69,8 @@ struct ls_packet {
     int8_t wscale;   /* window scale option on a SYN, -1 when absent; shifts
                       * above 14 read as 14 (RFC 7323 2.3) */
     uint16_t mss;    /* MSS option on a SYN, 0 when absent */
+    bool has_ts;     /* a timestamp option (RFC 7323 3), on any segment */
+    uint32_t tsval;  /* its TSval, with has_ts */
     /* Payload bytes present in the capture. Trailing link padding beyond the
      * IP length is never included. */
     const uint8_t *payload;

@@ -406,6 +406,24 @@ static inline void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_di
         check_gap_held(t, c, dir, seen);
 }
 
+/* PAWS (RFC 7323 5): on a connection whose SYNs both carried timestamps,
+ * a receiver drops a segment whose TSval is older than the last one it kept
+ * from that side (Linux allows one tick back). A copy of a segment with an
+ * old timestamp is what fragroute's `tcp_chaff paws` sends so that a
+ * monitor takes its bytes and the receiver does not. Resets never come
+ * here (Linux accepts a reset that fails PAWS), and bare ACKs pass: a copy
+ * of an earlier one reordered by the capture changes nothing. */
+static bool paws_rejects(const struct ls_conn *c, enum ls_dir dir, const struct ls_packet *pkt)
+{
+    const struct ls_half *h = &c->half[dir], *peer = &c->half[!dir];
+    if (!pkt->has_ts || h->ts_recent == 0 || !h->ts_offered || !peer->ts_offered ||
+        (pkt->flags & LS_TCP_SYN))
+        return false;
+    if (!pkt->payload_len && !pkt->payload_missing && !(pkt->flags & LS_TCP_FIN))
+        return false;
+    return (int32_t)(h->ts_recent - pkt->tsval) > 1;
+}
+
 static bool dir_done(const struct ls_half *h)
 {
     return h->fin_seen && h->rs.next >= h->fin_off;
@@ -464,6 +482,8 @@ static void handle_syn(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,
         h->syn_seen = true;
         h->syn_isn = isn;
         h->wscale = pkt->wscale;
+        h->ts_offered = pkt->has_ts;
+        h->ts_recent = 0; /* the new numbering's clock starts at its SYN */
     }
     if (pkt->flags & LS_TCP_ACK) {
         if (!peer->seq_known && !self_conn(c))
@@ -674,6 +694,11 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         return LS_TCP_CONTINUE;
     }
 
+    if (paws_rejects(c, dir, pkt)) {
+        t->stats->out_of_window++;
+        return LS_TCP_CONTINUE;
+    }
+
     enum ls_tcp_verdict verdict = LS_TCP_CONTINUE;
     bool says_nothing = (fl & (LS_TCP_SYN | LS_TCP_FIN | LS_TCP_ACK)) == LS_TCP_ACK &&
                         !pkt->payload_len && !pkt->payload_missing &&
@@ -705,6 +730,12 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
     uint32_t dseq = pkt->seq + ((fl & LS_TCP_SYN) ? 1u : 0u);
     if ((pkt->payload_len || pkt->payload_missing || (fl & LS_TCP_FIN)) && !h->seq_known)
         set_base(t, h, dseq, LS_BASE_DATA);
+    /* The receiver keeps the timestamp of a segment that starts where its
+     * stream stands, not of one that jumps ahead (RFC 7323 5.3 R3, as
+     * Linux: a segment reordered behind a later one must not look old). */
+    if (pkt->has_ts && h->seq_known && seq_off(h, dseq) <= seen_end(h) &&
+        (h->ts_recent == 0 || (int32_t)(pkt->tsval - h->ts_recent) > 0))
+        h->ts_recent = pkt->tsval;
     if (pkt->payload_len || pkt->payload_missing)
         handle_payload(t, c, dir, pkt, dseq);
 

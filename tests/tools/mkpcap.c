@@ -32,7 +32,8 @@
  *                        for an interface whose LINK is a number)
  * TIME is seconds relative to `base`. SRC/DST are 10.0.0.1:80 or [2001:db8::1]:80.
  * FLAGS is a word of S A F R P U E C letters (or "." for none).
- * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ttl=N
+ * Options: seq=N ack=N win=N (default 65535) mss=N wscale=N sackok ts=N (a
+ *   timestamp option, TSval N, TSecr 0) ttl=N
  *   id=N vlan=N (repeatable, outermost first) pad=N (N zero bytes after the IP
  *   packet, like Ethernet padding) trunc=N (capture only the first N bytes)
  *   badsum (a wrong TCP checksum) offloadsum (the pseudo-header's sum in the
@@ -315,6 +316,8 @@ struct opts {
     uint32_t seq, ack;
     unsigned win, ttl, id;
     int mss, wscale, sackok, badsum, offloadsum, fragrev, iplen0;
+    int has_ts;
+    uint32_t tsval;
     unsigned frag;
     long fragdrop;
     unsigned vlan[4];
@@ -357,6 +360,15 @@ static void build_tcp(struct buf *ip, const struct addr *src, const struct addr 
         put8(&topt, 3);
         put8(&topt, 3);
         put8(&topt, (unsigned)o->wscale);
+    }
+    if (o->has_ts) {
+        /* As stacks lay it out: NOP NOP TS (RFC 7323 appendix A). */
+        while (topt.n % 4 != 2)
+            put8(&topt, 1);
+        put8(&topt, 8);
+        put8(&topt, 10);
+        put32(&topt, o->tsval);
+        put32(&topt, 0);
     }
     while (topt.n % 4)
         put8(&topt, 1); /* NOP padding */
@@ -794,7 +806,10 @@ int main(int argc, char **argv)
                         o.wscale = (int)num(v, 14, k);
                     else if (!strcmp(k, "ttl"))
                         o.ttl = (unsigned)num(v, 255, k);
-                    else if (!strcmp(k, "id"))
+                    else if (!strcmp(k, "ts")) {
+                        o.has_ts = 1;
+                        o.tsval = (uint32_t)num(v, UINT32_MAX, k);
+                    } else if (!strcmp(k, "id"))
                         o.id = (unsigned)num(v, 65535, k);
                     else if (!strcmp(k, "pad"))
                         o.pad = (long)num(v, 1500, k);

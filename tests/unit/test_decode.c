@@ -125,6 +125,65 @@ static void test_tcp_options_only_on_syn(void **state)
     assert_hello(&p);
 }
 
+/* The timestamp is read on every segment: in the layout stacks send (NOP
+ * NOP TS first), anywhere else in the list, on a SYN among MSS and window
+ * scale, and not when its length is wrong or it runs past the header. */
+static void test_tcp_timestamp(void **state)
+{
+    (void)state;
+    uint8_t buf[BUFSZ];
+    struct ls_packet p;
+    struct ls_pktgen_tcp_spec s = data_spec();
+    static const uint8_t usual[] = {1, 1, 8, 10, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 9};
+    s.tcp_opts = usual;
+    s.tcp_opts_len = sizeof usual;
+    size_t n = build(buf, &s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    assert_true(p.has_ts);
+    assert_int_equal(p.tsval, 0x12345678);
+    assert_hello(&p);
+
+    /* After SACK blocks, as a stack sends them with a timestamp. */
+    static const uint8_t later[] = {1, 1, 5, 10, 0,    0,    0,    1,    0, 0, 0, 2,
+                                    1, 1, 8, 10, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0};
+    s.tcp_opts = later;
+    s.tcp_opts_len = sizeof later;
+    n = build(buf, &s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    assert_true(p.has_ts);
+    assert_int_equal(p.tsval, 0xfffffffe);
+
+    /* On a SYN, with MSS and window scale. */
+    s.flags = LS_TCP_SYN;
+    s.mss = 1400;
+    s.has_wscale = true;
+    s.wscale = 7;
+    s.tcp_opts = usual;
+    s.tcp_opts_len = sizeof usual;
+    n = build(buf, &s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    assert_true(p.has_ts);
+    assert_int_equal(p.tsval, 0x12345678);
+    assert_int_equal(p.mss, 1400);
+    assert_int_equal(p.wscale, 7);
+
+    /* A wrong length, and one past the header's end: no timestamp. */
+    s = data_spec();
+    static const uint8_t short_ts[] = {1, 1, 8, 6, 0, 0, 0, 5};
+    s.tcp_opts = short_ts;
+    s.tcp_opts_len = sizeof short_ts;
+    n = build(buf, &s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    assert_false(p.has_ts);
+    static const uint8_t cut[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8, 10};
+    s.tcp_opts = cut;
+    s.tcp_opts_len = sizeof cut;
+    n = build(buf, &s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    assert_false(p.has_ts);
+    assert_hello(&p);
+}
+
 static void test_tcp_options_edge_cases(void **state)
 {
     (void)state;
@@ -940,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_eth_ipv4_tcp_options),
         cmocka_unit_test(test_tcp_options_only_on_syn),
         cmocka_unit_test(test_tcp_options_edge_cases),
+        cmocka_unit_test(test_tcp_timestamp),
         cmocka_unit_test(test_ipv4_options_skipped),
         cmocka_unit_test(test_ipv6_ext_chain),
         cmocka_unit_test(test_ipv6_ext_errors),
