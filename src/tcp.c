@@ -732,10 +732,18 @@ static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum l
         set_base(t, h, dseq, LS_BASE_DATA);
     /* The receiver keeps the timestamp of a segment that starts where its
      * stream stands, not of one that jumps ahead (RFC 7323 5.3 R3, as
-     * Linux: a segment reordered behind a later one must not look old). */
-    if (pkt->has_ts && h->seq_known && seq_off(h, dseq) <= seen_end(h) &&
-        (h->ts_recent == 0 || (int32_t)(pkt->tsval - h->ts_recent) > 0))
-        h->ts_recent = pkt->tsval;
+     * Linux: a segment reordered behind a later one must not look old),
+     * nor of one wholly below what it has acknowledged (a receiver drops
+     * that before looking at its timestamp, so a forged copy of old bytes
+     * cannot make the real segments after it look stale). */
+    if (pkt->has_ts && h->seq_known &&
+        (h->ts_recent == 0 || (int32_t)(pkt->tsval - h->ts_recent) > 0)) {
+        uint64_t start = seq_off(h, dseq);
+        uint64_t end =
+            start + pkt->payload_len + pkt->payload_missing + ((fl & LS_TCP_FIN) ? 1u : 0u);
+        if (start <= seen_end(h) && end >= acked_off(h, peer))
+            h->ts_recent = pkt->tsval;
+    }
     if (pkt->payload_len || pkt->payload_missing)
         handle_payload(t, c, dir, pkt, dseq);
 
