@@ -125,6 +125,17 @@ static void test_tcp_options_only_on_syn(void **state)
     assert_hello(&p);
 }
 
+/* Builds `s` with the raw TCP options `opts` into `buf` and decodes it into
+ * `p` (which then borrows `buf`): a TCP segment, whatever the options. */
+static void decode_with_options(uint8_t *buf, struct ls_pktgen_tcp_spec *s, const uint8_t *opts,
+                                size_t len, struct ls_packet *p)
+{
+    s->tcp_opts = opts;
+    s->tcp_opts_len = len;
+    size_t n = build(buf, s, NULL);
+    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, p), LS_DECODE_TCP);
+}
+
 /* The timestamp is read on every segment: in the layout stacks send (NOP
  * NOP TS first), anywhere else in the list, on a SYN among MSS and window
  * scale, and not when its length is wrong or it runs past the header. */
@@ -135,10 +146,7 @@ static void test_tcp_timestamp(void **state)
     struct ls_packet p;
     struct ls_pktgen_tcp_spec s = data_spec();
     static const uint8_t usual[] = {1, 1, 8, 10, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 9};
-    s.tcp_opts = usual;
-    s.tcp_opts_len = sizeof usual;
-    size_t n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, usual, sizeof usual, &p);
     assert_true(p.has_ts);
     assert_int_equal(p.tsval, 0x12345678);
     assert_hello(&p);
@@ -146,10 +154,7 @@ static void test_tcp_timestamp(void **state)
     /* After SACK blocks, as a stack sends them with a timestamp. */
     static const uint8_t later[] = {1, 1, 5, 10, 0,    0,    0,    1,    0, 0, 0, 2,
                                     1, 1, 8, 10, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0};
-    s.tcp_opts = later;
-    s.tcp_opts_len = sizeof later;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, later, sizeof later, &p);
     assert_true(p.has_ts);
     assert_int_equal(p.tsval, 0xfffffffe);
 
@@ -158,10 +163,7 @@ static void test_tcp_timestamp(void **state)
     s.mss = 1400;
     s.has_wscale = true;
     s.wscale = 7;
-    s.tcp_opts = usual;
-    s.tcp_opts_len = sizeof usual;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, usual, sizeof usual, &p);
     assert_true(p.has_ts);
     assert_int_equal(p.tsval, 0x12345678);
     assert_int_equal(p.mss, 1400);
@@ -170,16 +172,10 @@ static void test_tcp_timestamp(void **state)
     /* A wrong length, and one past the header's end: no timestamp. */
     s = data_spec();
     static const uint8_t short_ts[] = {1, 1, 8, 6, 0, 0, 0, 5};
-    s.tcp_opts = short_ts;
-    s.tcp_opts_len = sizeof short_ts;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, short_ts, sizeof short_ts, &p);
     assert_false(p.has_ts);
     static const uint8_t cut[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8, 10};
-    s.tcp_opts = cut;
-    s.tcp_opts_len = sizeof cut;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, cut, sizeof cut, &p);
     assert_false(p.has_ts);
     assert_hello(&p);
 }
@@ -201,38 +197,26 @@ static void test_tcp_options_edge_cases(void **state)
     /* A bad option length stops option parsing, not the packet. */
     static const uint8_t bad[] = {2, 4, 0x05, 0xb4, 8, 1, 3, 3, 5, 0, 0, 0};
     s.has_wscale = false;
-    s.tcp_opts = bad;
-    s.tcp_opts_len = sizeof bad;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, bad, sizeof bad, &p);
     assert_int_equal(p.mss, 1460);
     assert_int_equal(p.wscale, -1);
     assert_hello(&p);
 
     /* An option running past the header. */
     static const uint8_t over[] = {1, 3, 3, 9, 2, 40, 0, 0};
-    s.tcp_opts = over;
-    s.tcp_opts_len = sizeof over;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, over, sizeof over, &p);
     assert_int_equal(p.wscale, 9);
     assert_int_equal(p.mss, 0);
     assert_hello(&p);
 
     /* End of option list: what follows is not parsed. */
     static const uint8_t eol[] = {0, 3, 3, 5};
-    s.tcp_opts = eol;
-    s.tcp_opts_len = sizeof eol;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, eol, sizeof eol, &p);
     assert_int_equal(p.wscale, -1);
 
     /* Wrong fixed lengths for MSS/wscale are ignored. */
     static const uint8_t odd[] = {2, 3, 9, 3, 4, 1, 1, 1};
-    s.tcp_opts = odd;
-    s.tcp_opts_len = sizeof odd;
-    n = build(buf, &s, NULL);
-    assert_int_equal(dec(LS_LINK_ETHERNET, buf, n, &p), LS_DECODE_TCP);
+    decode_with_options(buf, &s, odd, sizeof odd, &p);
     assert_int_equal(p.mss, 0);
     assert_int_equal(p.wscale, -1);
 }
