@@ -54,9 +54,10 @@ struct ls_half {
     bool syn_seen : 1;
     bool fin_seen : 1;
     bool ack_seen : 1;        /* `ack` is meaningful */
-    bool gap_pending : 1;     /* the peer ACKed past a hole: confirmed on the next packet */
     bool conflict_logged : 1; /* one log line per direction, the rest are counted */
     bool ts_offered : 1;      /* this side's SYN carried a timestamp (RFC 7323 3.2) */
+    bool hole_cut : 1;        /* a hole starts where the capture cut a segment (snaplen) */
+    uint8_t gap_wait;         /* packets a hole the peer ACKed past has waited, 0 none */
     uint32_t ts_recent;       /* this side's latest TSval in order, 0 none (RFC 7323 5.3) */
 };
 

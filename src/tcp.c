@@ -367,29 +367,37 @@ static void accept_fin(struct ls_half *h, uint64_t fo)
         h->max_end = fo;
 }
 
+/* Packets of the connection that a hole the receiver has acknowledged past
+ * waits for its bytes before it becomes a gap. The capture may have them
+ * late: a mirror port merges the two directions with some delay between
+ * them, and a multi-queue capture can reorder one sender's segments. */
+#define GAP_GRACE 4
+
 /* A hole below bytes already seen, which the receiver has acknowledged,
- * will never be filled: the capture lost it. One packet of grace lets a
- * mirror port's slightly late copy still arrive. */
+ * will never be filled: the capture lost it, or has its bytes late. It waits
+ * GAP_GRACE packets, counted afresh when bytes arrive at it (the next hole's
+ * late bytes may be behind those), then every hole acknowledged past goes. */
 static void check_gap_held(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir, uint64_t seen)
 {
     struct ls_half *h = &c->half[dir];
     uint64_t acked = acked_off(h, &c->half[!dir]);
     if (acked <= h->rs.next) {
-        h->gap_pending = false;
+        h->gap_wait = 0;
         return;
     }
     uint64_t upto = seen;
     if (acked < upto)
         upto = acked;
     if (ls_reasm_contig_end(&h->rs) >= upto) {
-        h->gap_pending = false;
+        h->gap_wait = 0;
+        h->hole_cut = false;
         return;
     }
-    if (!h->gap_pending) {
-        h->gap_pending = true;
+    /* Bytes the capture cut come from no late copy: no grace for them. */
+    if (!h->hole_cut && h->gap_wait++ < GAP_GRACE)
         return;
-    }
-    h->gap_pending = false;
+    h->gap_wait = 0;
+    h->hole_cut = false;
     struct emit_ud u = {t, c, dir};
     ls_reasm_skip_to(&h->rs, &t->rctx, &u, upto);
 }
@@ -400,9 +408,10 @@ static inline void check_gap(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_di
 {
     struct ls_half *h = &c->half[dir];
     uint64_t seen = seen_end(h);
-    if (seen <= h->rs.next)
-        h->gap_pending = false;
-    else
+    if (seen <= h->rs.next) {
+        h->gap_wait = 0;
+        h->hole_cut = false;
+    } else
         check_gap_held(t, c, dir, seen);
 }
 
@@ -616,7 +625,21 @@ static void handle_payload(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir 
     if (c->flags & LS_CONN_IGNORED)
         return;
     struct emit_ud u = {t, c, dir};
+    if (h->gap_wait == 0 && !h->hole_cut && !pkt->payload_missing) {
+        ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
+        return;
+    }
+    /* Bytes at the first hole: the next hole waits afresh, and is cut
+     * only if this segment was cut where it starts. */
+    uint64_t before = ls_reasm_contig_end(&h->rs);
     ls_reasm_add(&h->rs, &t->rctx, &u, off, pkt->payload, n);
+    uint64_t after = ls_reasm_contig_end(&h->rs);
+    if (after > before) {
+        h->gap_wait = 0;
+        h->hole_cut = false;
+    }
+    if (pkt->payload_missing && after == off + n)
+        h->hole_cut = true;
 }
 
 static enum ls_tcp_verdict input(struct ls_tcp_ctx *t, struct ls_conn *c, enum ls_dir dir,

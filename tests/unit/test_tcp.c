@@ -627,12 +627,16 @@ static void capture_loss_is_a_gap(enum ls_deliver mode)
     /* 1005-1009 never captured */
     seg(e, C, S, "PA", 1010, 5001, "cccc");
     seg(e, S, C, "A", 5001, 1014, NULL); /* the server got everything */
+    /* Four packets of grace for late bytes: the fourth ends it. */
     seg(e, C, S, "PA", 1014, 5001, "dd");
     seg(e, S, C, "A", 5001, 1016, NULL);
+    seg(e, C, S, "PA", 1016, 5001, "ee");
+    assert_null(strstr(e->rec.buf, "gap"));
+    seg(e, S, C, "A", 5001, 1018, NULL);
     EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
               "data 1 c2s aaaa\n"
               "gap 1 c2s 5\n"
-              "data 1 c2s ccccdd\n");
+              "data 1 c2s ccccddee\n");
     finish(e);
     assert_int_equal(ls_flow_stats(e->ft)->gap_bytes, 5);
     env_free(e);
@@ -648,6 +652,44 @@ static void gap_arrival_mode(void **state)
 {
     LS_UNUSED(state);
     capture_loss_is_a_gap(LS_DELIVER_ARRIVAL);
+}
+
+/* Bytes the capture has late (a mirror port's delay, one sender's segments
+ * reordered) fill holes the receiver acknowledged past within the grace,
+ * and a hole's grace starts afresh when the hole before it fills. */
+static void late_bytes_fill_acked_holes(enum ls_deliver mode)
+{
+    struct ls_flow_config cfg = cfg_with(mode, LS_OVERLAP_FIRST);
+    struct env *e = env_new(&cfg);
+    handshake(e, 1000, 5000);
+    seg(e, S, C, "A", 5001, 1021, NULL); /* everything acknowledged first */
+    seg(e, C, S, "PA", 1005, 5001, "bbbb");
+    seg(e, C, S, "PA", 1013, 5001, "dddd");
+    seg(e, C, S, "PA", 1017, 5001, "eeee");
+    seg(e, S, C, "A", 5001, 1021, NULL);
+    seg(e, C, S, "PA", 1001, 5001, "aaaa"); /* the first hole, at the last packet */
+    seg(e, S, C, "A", 5001, 1021, NULL);
+    seg(e, S, C, "A", 5001, 1021, NULL);
+    seg(e, S, C, "A", 5001, 1021, NULL);
+    assert_non_null(strstr(e->rec.buf, "aaaabbbb\n"));
+    seg(e, C, S, "PA", 1009, 5001, "cccc"); /* the second, as late */
+    EXPECT(e, "open 1 10.0.0.1:40000>10.0.0.2:80\n"
+              "data 1 c2s aaaabbbbccccddddeeee\n");
+    finish(e);
+    assert_int_equal(ls_flow_stats(e->ft)->gap_bytes, 0);
+    env_free(e);
+}
+
+static void late_bytes_ack_mode(void **state)
+{
+    LS_UNUSED(state);
+    late_bytes_fill_acked_holes(LS_DELIVER_ACK);
+}
+
+static void late_bytes_arrival_mode(void **state)
+{
+    LS_UNUSED(state);
+    late_bytes_fill_acked_holes(LS_DELIVER_ARRIVAL);
 }
 
 static void ack_before_data(void **state)
@@ -853,6 +895,8 @@ int main(void)
         cmocka_unit_test(keepalive_and_zero_window_probe),
         cmocka_unit_test(gap_ack_mode),
         cmocka_unit_test(gap_arrival_mode),
+        cmocka_unit_test(late_bytes_ack_mode),
+        cmocka_unit_test(late_bytes_arrival_mode),
         cmocka_unit_test(ack_before_data),
         cmocka_unit_test(one_sided_delivered_at_end),
         cmocka_unit_test(idle_timeout),
