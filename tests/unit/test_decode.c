@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -840,6 +841,13 @@ static void test_addr_format(void **state)
     assert_string_equal(ls_addr_format(4, a, out, sizeof out), "192.0.2.255");
     memset(a, 0, 4);
     assert_string_equal(ls_addr_format(4, a, out, sizeof out), "0.0.0.0");
+    /* Every octet value in every position, against printf's digits. */
+    for (unsigned v = 0; v < 256; v++) {
+        char want[32];
+        uint8_t b[16] = {(uint8_t)v, (uint8_t)(255 - v), (uint8_t)(v * 7), (uint8_t)(v / 3)};
+        snprintf(want, sizeof want, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+        assert_string_equal(ls_addr_format(4, b, out, sizeof out), want);
+    }
 
     check6("::", "::");
     check6("::1", "::1");
@@ -851,6 +859,8 @@ static void test_addr_format(void **state)
     check6("2001:0db8:00ab:0000:0000:0000:0000:abcd", "2001:db8:ab::abcd");
     check6("fe80:0:0:0:0:0:0:0", "fe80::");
     check6("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8");
+    check6("f:10:ab0:1000:fff:a0b:100:Abcd", "f:10:ab0:1000:fff:a0b:100:abcd");
+    check6("::ffff:0.10.100.255", "::ffff:0.10.100.255");
     check6("0:0:1:0:0:0:1:0", "0:0:1::1:0");
     check6("::ffff:192.0.2.1", "::ffff:192.0.2.1");
     check6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
