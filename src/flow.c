@@ -32,6 +32,9 @@
 /* How long after an RST the other side's segments still in flight are
  * delivered before the connection closes (a generous round trip). */
 #define RST_GRACE 1.0
+/* How long a bare FIN for no known connection waits for bytes of the other
+ * side to open one (see keep_stray_fin). */
+#define STRAY_FIN_WAIT 1.0
 
 struct slab {
     struct slab *next;
@@ -73,6 +76,15 @@ struct ls_flow_table {
         struct ls_packet pkt; /* a SYN or SYN-ACK; header only */
     } aside[8];
     uint32_t aside_next;
+    /* Bare FINs that opened nothing, kept a moment (keep_stray_fin); an
+     * entry with ts < 0 is empty. */
+    struct stray_fin {
+        uint32_t hash;
+        double ts;
+        struct ls_packet pkt; /* header only */
+    } stray_fin[4];
+    uint32_t stray_fin_next;
+    bool replaying; /* a kept FIN goes in: its frame is gone */
 };
 
 /* ---- intrusive lists ---- */
@@ -229,6 +241,8 @@ struct ls_flow_table *ls_flow_new(const struct ls_flow_config *cfg,
      * iteration never follows the hash, so output stays deterministic. */
     if (getentropy(&ft->seed, sizeof ft->seed) != 0)
         ft->seed = (uint64_t)(uintptr_t)ft ^ 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->stray_fin); i++)
+        ft->stray_fin[i].ts = -1;
     ls_pool_init(&ft->pool, cfg->max_buffer);
     ls_tcp_ctx_init(&ft->tcp, &ft->pool, cfg->overlap, cfg->max_conn_buffer,
                     cfg->deliver == LS_DELIVER_ACK, &ft->hooks, &ft->stats);
@@ -656,6 +670,56 @@ static enum aside_verdict check_aside(struct ls_flow_table *ft, struct ls_conn *
     return ASIDE_NONE;
 }
 
+/* A capture that starts in the middle of a connection, behind a mirror
+ * port that delays one direction, can see one side's last FIN before the
+ * other side's first bytes: the FIN opens nothing, and the connection
+ * those bytes open would count an ACK of it as a missing byte. So a bare
+ * FIN is kept a moment, and the first packet of a connection picked up
+ * mid-stream on its endpoints brings it in after itself. A FIN with a
+ * wrong checksum is not kept (chaff, or damage). */
+static void keep_stray_fin(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
+                           uint32_t hash)
+{
+    if ((pkt->flags & (LS_TCP_FIN | LS_TCP_SYN | LS_TCP_RST)) != LS_TCP_FIN ||
+        (ft->cfg.check_senders && ls_csum_check(pkt) == LS_CSUM_BAD &&
+         !ls_csum_offload_artifact(pkt)))
+        return;
+    struct stray_fin *k = &ft->stray_fin[ft->stray_fin_next++ % LS_ARRAY_SIZE(ft->stray_fin)];
+    *k = (struct stray_fin){.hash = hash, .ts = ts, .pkt = *pkt};
+    k->pkt.payload = k->pkt.l3 = k->pkt.l4 = NULL;
+    k->pkt.l3_len = k->pkt.l4_len = 0;
+}
+
+static bool same_endpoints(const struct ls_packet *a, const struct ls_packet *b)
+{
+    if (a->af != b->af)
+        return false;
+    if (a->sport == b->sport && a->dport == b->dport)
+        return !memcmp(a->src, b->src, 16) && !memcmp(a->dst, b->dst, 16);
+    return a->sport == b->dport && a->dport == b->sport && !memcmp(a->src, b->dst, 16) &&
+           !memcmp(a->dst, b->src, 16);
+}
+
+/* After the packet `pkt` that opened a connection mid-stream: its kept
+ * FIN, if there is one, as if captured just after it. */
+static void bring_stray_fin(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash)
+{
+    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->stray_fin); i++) {
+        struct stray_fin *k = &ft->stray_fin[i];
+        if (k->ts < 0 || k->hash != hash || k->ts + STRAY_FIN_WAIT < ft->now ||
+            !same_endpoints(&k->pkt, pkt))
+            continue;
+        struct ls_packet fin = k->pkt;
+        k->ts = -1;
+        ft->stats.stray--; /* counted again if it still finds no connection */
+        ft->stats.tcp_packets--;
+        ft->replaying = true;
+        ls_flow_input_hashed(ft, &fin, ft->now, hash);
+        ft->replaying = false;
+        return;
+    }
+}
+
 /* The most TCP bytes (header and payload) one 1500-byte Ethernet frame
  * carries; a longer segment is an offload's merged super-packet. */
 #define FRAME_TCP_MAX 1480
@@ -698,6 +762,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
     }
 
     int dir = LS_DIR_C2S;
+    bool picked_up = false; /* c opened mid-stream by pkt */
     struct ls_conn *c = find(ft, pkt, hash, &dir);
 
     if (c && ft->cfg.check_senders && !(c->flags & LS_CONN_DEAD) &&
@@ -729,6 +794,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         bool opens = (pkt->flags & LS_TCP_SYN) || pkt->payload_len || pkt->payload_missing;
         if (!opens || (pkt->flags & LS_TCP_RST)) {
             ft->stats.stray++;
+            keep_stray_fin(ft, pkt, ts, hash);
             return;
         }
         c = create(ft, pkt, hash, ts);
@@ -739,13 +805,14 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         dir = packet_dir(c, pkt);
         if (ft->cfg.check_senders)
             checksum_accepted(ft, c, dir, pkt); /* a new sender: nothing to drop yet */
+        picked_up = !(pkt->flags & LS_TCP_SYN);
     }
 
     c->last_activity = ts > c->last_activity ? ts : c->last_activity;
     LIST_REMOVE(&ft->age, c, age_prev, age_next);
     LIST_PUSH(&ft->age, c, age_prev, age_next);
 
-    if (ft->hooks.packet)
+    if (ft->hooks.packet && !ft->replaying)
         ft->hooks.packet(ft->hooks.ud, c, (enum ls_dir)dir);
     bool was_reset = (c->flags & LS_CONN_RESET) != 0;
     c->busy++;
@@ -766,6 +833,8 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         ls_tcp_discard(&ft->tcp, c);
     if (ft->pending)
         run_pending_closes(ft);
+    if (picked_up)
+        bring_stray_fin(ft, pkt, hash);
 }
 
 void ls_flow_finish(struct ls_flow_table *ft, enum ls_close_reason why)
