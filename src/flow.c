@@ -17,6 +17,7 @@
 #include "csum.h"
 #include "decode.h"
 #include "hash.h"
+#include "strayfin.h"
 #include "tcp.h"
 
 #define SLAB_CONNS  256
@@ -32,9 +33,6 @@
 /* How long after an RST the other side's segments still in flight are
  * delivered before the connection closes (a generous round trip). */
 #define RST_GRACE 1.0
-/* How long a bare FIN for no known connection waits for bytes of the other
- * side to open one (see keep_stray_fin). */
-#define STRAY_FIN_WAIT 1.0
 
 struct slab {
     struct slab *next;
@@ -76,14 +74,7 @@ struct ls_flow_table {
         struct ls_packet pkt; /* a SYN or SYN-ACK; header only */
     } aside[8];
     uint32_t aside_next;
-    /* Bare FINs that opened nothing, kept a moment (keep_stray_fin); an
-     * entry with ts < 0 is empty. */
-    struct stray_fin {
-        uint32_t hash;
-        double ts;
-        struct ls_packet pkt; /* header only */
-    } stray_fin[4];
-    uint32_t stray_fin_next;
+    struct ls_strayfins stray_fins;
     bool replaying; /* a kept FIN goes in: its frame is gone */
 };
 
@@ -241,8 +232,7 @@ struct ls_flow_table *ls_flow_new(const struct ls_flow_config *cfg,
      * iteration never follows the hash, so output stays deterministic. */
     if (getentropy(&ft->seed, sizeof ft->seed) != 0)
         ft->seed = (uint64_t)(uintptr_t)ft ^ 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->stray_fin); i++)
-        ft->stray_fin[i].ts = -1;
+    ls_strayfin_init(&ft->stray_fins);
     ls_pool_init(&ft->pool, cfg->max_buffer);
     ls_tcp_ctx_init(&ft->tcp, &ft->pool, cfg->overlap, cfg->max_conn_buffer,
                     cfg->deliver == LS_DELIVER_ACK, &ft->hooks, &ft->stats);
@@ -670,54 +660,18 @@ static enum aside_verdict check_aside(struct ls_flow_table *ft, struct ls_conn *
     return ASIDE_NONE;
 }
 
-/* A capture that starts in the middle of a connection, behind a mirror
- * port that delays one direction, can see one side's last FIN before the
- * other side's first bytes: the FIN opens nothing, and the connection
- * those bytes open would count an ACK of it as a missing byte. So a bare
- * FIN is kept a moment, and the first packet of a connection picked up
- * mid-stream on its endpoints brings it in after itself. A FIN with a
- * wrong checksum is not kept (chaff, or damage). */
-static void keep_stray_fin(struct ls_flow_table *ft, const struct ls_packet *pkt, double ts,
-                           uint32_t hash)
-{
-    if ((pkt->flags & (LS_TCP_FIN | LS_TCP_SYN | LS_TCP_RST)) != LS_TCP_FIN ||
-        (ft->cfg.check_senders && ls_csum_check(pkt) == LS_CSUM_BAD &&
-         !ls_csum_offload_artifact(pkt)))
-        return;
-    struct stray_fin *k = &ft->stray_fin[ft->stray_fin_next++ % LS_ARRAY_SIZE(ft->stray_fin)];
-    *k = (struct stray_fin){.hash = hash, .ts = ts, .pkt = *pkt};
-    k->pkt.payload = k->pkt.l3 = k->pkt.l4 = NULL;
-    k->pkt.l3_len = k->pkt.l4_len = 0;
-}
-
-static bool same_endpoints(const struct ls_packet *a, const struct ls_packet *b)
-{
-    if (a->af != b->af)
-        return false;
-    if (a->sport == b->sport && a->dport == b->dport)
-        return !memcmp(a->src, b->src, 16) && !memcmp(a->dst, b->dst, 16);
-    return a->sport == b->dport && a->dport == b->sport && !memcmp(a->src, b->dst, 16) &&
-           !memcmp(a->dst, b->src, 16);
-}
-
-/* After the packet `pkt` that opened a connection mid-stream: its kept
- * FIN, if there is one, as if captured just after it. */
+/* After the packet `pkt` that opened a connection mid-stream: a bare FIN
+ * kept on its endpoints (strayfin.h), as if captured just after it. */
 static void bring_stray_fin(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash)
 {
-    for (size_t i = 0; i < LS_ARRAY_SIZE(ft->stray_fin); i++) {
-        struct stray_fin *k = &ft->stray_fin[i];
-        if (k->ts < 0 || k->hash != hash || k->ts + STRAY_FIN_WAIT < ft->now ||
-            !same_endpoints(&k->pkt, pkt))
-            continue;
-        struct ls_packet fin = k->pkt;
-        k->ts = -1;
-        ft->stats.stray--; /* counted again if it still finds no connection */
-        ft->stats.tcp_packets--;
-        ft->replaying = true;
-        ls_flow_input_hashed(ft, &fin, ft->now, hash);
-        ft->replaying = false;
+    struct ls_packet fin;
+    if (!ls_strayfin_take(&ft->stray_fins, pkt, hash, ft->now, &fin))
         return;
-    }
+    ft->stats.stray--; /* counted again if it still finds no connection */
+    ft->stats.tcp_packets--;
+    ft->replaying = true;
+    ls_flow_input_hashed(ft, &fin, ft->now, hash);
+    ft->replaying = false;
 }
 
 /* The most TCP bytes (header and payload) one 1500-byte Ethernet frame
@@ -794,7 +748,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
         bool opens = (pkt->flags & LS_TCP_SYN) || pkt->payload_len || pkt->payload_missing;
         if (!opens || (pkt->flags & LS_TCP_RST)) {
             ft->stats.stray++;
-            keep_stray_fin(ft, pkt, ts, hash);
+            ls_strayfin_keep(&ft->stray_fins, pkt, ts, hash, ft->cfg.check_senders);
             return;
         }
         c = create(ft, pkt, hash, ts);
