@@ -16,7 +16,8 @@ void ls_strayfin_init(struct ls_strayfins *k)
 void ls_strayfin_keep(struct ls_strayfins *k, const struct ls_packet *pkt, double ts, uint32_t hash,
                       bool check_sums)
 {
-    if ((pkt->flags & (LS_TCP_FIN | LS_TCP_SYN | LS_TCP_RST)) != LS_TCP_FIN ||
+    if ((pkt->flags & (LS_TCP_FIN | LS_TCP_SYN | LS_TCP_RST)) != LS_TCP_FIN || pkt->payload_len ||
+        pkt->payload_missing ||
         (check_sums && ls_csum_check(pkt) == LS_CSUM_BAD && !ls_csum_offload_artifact(pkt)))
         return;
     size_t i = k->next++ % LS_ARRAY_SIZE(k->kept);

@@ -29,7 +29,7 @@ struct ls_strayfins {
 /* Empties the set. */
 void ls_strayfin_init(struct ls_strayfins *k);
 
-/* Keeps `pkt`, seen at `ts`, if it is a bare FIN (no SYN, no RST) and, with
+/* Keeps `pkt`, seen at `ts`, if it is a bare FIN (no payload, SYN or RST) and, with
  * `check_sums`, its checksum is not wrong (damage, or chaff made to end a
  * stream). Header only: the payload and layer pointers are dropped. */
 void ls_strayfin_keep(struct ls_strayfins *k, const struct ls_packet *pkt, double ts, uint32_t hash,

@@ -97,6 +97,18 @@ static void test_only_bare_fins(void **state)
         ls_strayfin_keep(&k, &p, 0.0, 1, false);
         assert_false(ls_strayfin_take(&k, &data, 1, 0.0, &got));
     }
+    /* A FIN with bytes, or bytes the capture cut, is not bare. */
+    for (int cut = 0; cut < 2; cut++) {
+        struct ls_strayfins k;
+        ls_strayfin_init(&k);
+        struct ls_packet p = seg(2, 80, 1, 40000, LS_TCP_FIN | LS_TCP_ACK, 1);
+        if (cut)
+            p.payload_missing = 3;
+        else
+            p.payload_len = 3;
+        ls_strayfin_keep(&k, &p, 0.0, 1, false);
+        assert_false(ls_strayfin_take(&k, &data, 1, 0.0, &got));
+    }
 }
 
 static void test_oldest_replaced(void **state)
