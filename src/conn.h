@@ -6,8 +6,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common.h"
+#include "decode.h"
 #include "reasm.h"
 
 enum ls_conn_state {
@@ -109,6 +111,20 @@ struct ls_conn {
 static inline uint64_t ls_conn_bytes(const struct ls_conn *c, enum ls_dir d)
 {
     return c->half[d].rs.delivered;
+}
+
+/* Direction of `pkt` in `c`, or -1 when it belongs to another connection. */
+static inline int ls_conn_packet_dir(const struct ls_conn *c, const struct ls_packet *pkt)
+{
+    if (c->af != pkt->af)
+        return -1;
+    if (c->client_port == pkt->sport && c->server_port == pkt->dport &&
+        !memcmp(c->client_ip, pkt->src, 16) && !memcmp(c->server_ip, pkt->dst, 16))
+        return LS_DIR_C2S;
+    if (c->server_port == pkt->sport && c->client_port == pkt->dport &&
+        !memcmp(c->server_ip, pkt->src, 16) && !memcmp(c->client_ip, pkt->dst, 16))
+        return LS_DIR_S2C;
+    return -1;
 }
 
 #endif

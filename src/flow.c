@@ -140,30 +140,11 @@ static uint32_t packet_hash(const struct ls_flow_table *ft, const struct ls_pack
     return (uint32_t)ls_mix64((a + b) ^ (uint64_t)pkt->af);
 }
 
-static bool same_endpoint(const uint8_t a[16], uint16_t pa, const uint8_t b[16], uint16_t pb)
-{
-    return pa == pb && memcmp(a, b, 16) == 0;
-}
-
-/* Direction of `pkt` in `c`, or -1 when it is another connection. */
-static int packet_dir(const struct ls_conn *c, const struct ls_packet *pkt)
-{
-    if (c->af != pkt->af)
-        return -1;
-    if (same_endpoint(c->client_ip, c->client_port, pkt->src, pkt->sport) &&
-        same_endpoint(c->server_ip, c->server_port, pkt->dst, pkt->dport))
-        return LS_DIR_C2S;
-    if (same_endpoint(c->server_ip, c->server_port, pkt->src, pkt->sport) &&
-        same_endpoint(c->client_ip, c->client_port, pkt->dst, pkt->dport))
-        return LS_DIR_S2C;
-    return -1;
-}
-
 static struct ls_conn *find(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash,
                             int *dir)
 {
     for (struct ls_conn *c = ft->buckets[hash & (ft->nbuckets - 1)]; c; c = c->hash_next) {
-        if (c->hash == hash && (*dir = packet_dir(c, pkt)) >= 0)
+        if (c->hash == hash && (*dir = ls_conn_packet_dir(c, pkt)) >= 0)
             return c;
     }
     return NULL;
@@ -575,7 +556,7 @@ static void keep_aside(struct ls_flow_table *ft, struct ls_conn *c, const struct
 static bool proves_syn(const struct ls_conn *c, const struct aside *w, const struct ls_packet *pkt,
                        int dir)
 {
-    int syn_dir = packet_dir(c, &w->pkt);
+    int syn_dir = ls_conn_packet_dir(c, &w->pkt);
     uint32_t next = w->pkt.seq + 1;
     uint8_t fl = pkt->flags & (LS_TCP_SYN | LS_TCP_ACK | LS_TCP_RST);
     if (dir != syn_dir && fl == (LS_TCP_SYN | LS_TCP_ACK))
@@ -660,17 +641,18 @@ static enum aside_verdict check_aside(struct ls_flow_table *ft, struct ls_conn *
     return ASIDE_NONE;
 }
 
-/* After the packet `pkt` that opened a connection mid-stream: a bare FIN
- * kept on its endpoints (strayfin.h), as if captured just after it. */
-static void bring_stray_fin(struct ls_flow_table *ft, const struct ls_packet *pkt, uint32_t hash)
+/* After the packet that opened `c` mid-stream: a bare FIN kept on its
+ * endpoints (strayfin.h), as if captured just after it. `c` may have closed
+ * meanwhile, but is not released: the dead list keeps thousands. */
+static void bring_stray_fin(struct ls_flow_table *ft, const struct ls_conn *c)
 {
     struct ls_packet fin;
-    if (!ls_strayfin_take(&ft->stray_fins, pkt, hash, ft->now, &fin))
+    if (!ls_strayfin_take(&ft->stray_fins, c, ft->now, &fin))
         return;
     ft->stats.stray--; /* counted again if it still finds no connection */
     ft->stats.tcp_packets--;
     ft->replaying = true;
-    ls_flow_input_hashed(ft, &fin, ft->now, hash);
+    ls_flow_input_hashed(ft, &fin, ft->now, c->hash);
     ft->replaying = false;
 }
 
@@ -756,7 +738,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
             ft->stats.stray++;
             return;
         }
-        dir = packet_dir(c, pkt);
+        dir = ls_conn_packet_dir(c, pkt);
         if (ft->cfg.check_senders)
             checksum_accepted(ft, c, dir, pkt); /* a new sender: nothing to drop yet */
         picked_up = !(pkt->flags & LS_TCP_SYN);
@@ -788,7 +770,7 @@ void ls_flow_input_hashed(struct ls_flow_table *ft, const struct ls_packet *pkt,
     if (ft->pending)
         run_pending_closes(ft);
     if (picked_up)
-        bring_stray_fin(ft, pkt, hash);
+        bring_stray_fin(ft, c);
 }
 
 void ls_flow_finish(struct ls_flow_table *ft, enum ls_close_reason why)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "conn.h"
 #include "csum.h"
 
 void ls_strayfin_init(struct ls_strayfins *k)
@@ -29,22 +30,12 @@ void ls_strayfin_keep(struct ls_strayfins *k, const struct ls_packet *pkt, doubl
     p->l3_len = p->l4_len = 0;
 }
 
-static bool same_endpoints(const struct ls_packet *a, const struct ls_packet *b)
-{
-    if (a->af != b->af)
-        return false;
-    if (a->sport == b->sport && a->dport == b->dport)
-        return !memcmp(a->src, b->src, 16) && !memcmp(a->dst, b->dst, 16);
-    return a->sport == b->dport && a->dport == b->sport && !memcmp(a->src, b->dst, 16) &&
-           !memcmp(a->dst, b->src, 16);
-}
-
-bool ls_strayfin_take(struct ls_strayfins *k, const struct ls_packet *pkt, uint32_t hash,
-                      double now, struct ls_packet *fin)
+bool ls_strayfin_take(struct ls_strayfins *k, const struct ls_conn *c, double now,
+                      struct ls_packet *fin)
 {
     for (size_t i = 0; i < LS_ARRAY_SIZE(k->kept); i++) {
-        if (k->kept[i].ts < 0 || k->kept[i].hash != hash ||
-            k->kept[i].ts + LS_STRAYFIN_WAIT < now || !same_endpoints(&k->kept[i].pkt, pkt))
+        if (k->kept[i].ts < 0 || k->kept[i].hash != c->hash ||
+            k->kept[i].ts + LS_STRAYFIN_WAIT < now || ls_conn_packet_dir(c, &k->kept[i].pkt) < 0)
             continue;
         *fin = k->kept[i].pkt;
         k->kept[i].ts = -1;

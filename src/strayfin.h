@@ -14,6 +14,8 @@
 
 #include "decode.h"
 
+struct ls_conn;
+
 /* How long a kept FIN waits for a connection, in capture seconds. */
 #define LS_STRAYFIN_WAIT 1.0
 
@@ -35,9 +37,10 @@ void ls_strayfin_init(struct ls_strayfins *k);
 void ls_strayfin_keep(struct ls_strayfins *k, const struct ls_packet *pkt, double ts, uint32_t hash,
                       bool check_sums);
 
-/* Takes out a FIN kept on the endpoints of `pkt` (either direction) no
- * longer than LS_STRAYFIN_WAIT before `now` into *fin; false if none. */
-bool ls_strayfin_take(struct ls_strayfins *k, const struct ls_packet *pkt, uint32_t hash,
-                      double now, struct ls_packet *fin);
+/* Takes out a FIN kept on the endpoints of `c` (either direction; the
+ * flow table's own test, so the FIN finds `c`) no longer than
+ * LS_STRAYFIN_WAIT before `now` into *fin; false if none. */
+bool ls_strayfin_take(struct ls_strayfins *k, const struct ls_conn *c, double now,
+                      struct ls_packet *fin);
 
 #endif
